@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: Apache-2.0
+"""package.xml, setup.cfg, CMakeLists.txt, the source and the README agree with each other."""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import pathlib
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+# pip distribution -> rosdep key that provides it in a ROS install (None: no key, pip only).
+ROSDEP_KEYS = {
+    'ai-edge-litert': None,
+    'numpy': 'python3-numpy',
+    'opencv-python-headless': 'python3-opencv',
+    'PyYAML': 'python3-yaml',
+    'tqdm': 'python3-tqdm',
+}
+
+
+@pytest.fixture(scope='module')
+def package_xml(repo) -> ET.Element:
+    return ET.parse(repo / 'package.xml').getroot()
+
+
+@pytest.fixture(scope='module')
+def setup_cfg(repo) -> configparser.ConfigParser:
+    cfg = configparser.ConfigParser()
+    cfg.read(repo / 'setup.cfg')
+    return cfg
+
+
+def source_version(repo: pathlib.Path) -> str:
+    tree = ast.parse((repo / 'movenet_ros' / '__init__.py').read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and node.targets[0].id == '__version__':
+            return node.value.value
+    raise AssertionError('movenet_ros/__init__.py has no __version__')
+
+
+def install_requires(setup_cfg) -> list[str]:
+    return [r.strip() for r in setup_cfg['options']['install_requires'].splitlines() if r.strip()]
+
+
+def console_scripts(setup_cfg) -> dict[str, str]:
+    lines = setup_cfg.get('options.entry_points', 'console_scripts', fallback='').splitlines()
+    return dict(tuple(part.strip() for part in line.split('=')) for line in lines if line.strip())
+
+
+def test_versions_agree(repo, package_xml, setup_cfg):
+    import movenet_ros
+
+    version = package_xml.findtext('version')
+    assert re.fullmatch(r'\d+\.\d+\.\d+', version)
+    assert setup_cfg['metadata']['version'] == version
+    assert source_version(repo) == version
+    assert movenet_ros.__version__ == version  # the installed copy is current
+
+
+def test_licence_agrees(package_xml, setup_cfg):
+    assert package_xml.findtext('license') == setup_cfg['metadata']['license'] == 'Apache-2.0'
+
+
+def test_python_dependencies_agree(repo, package_xml, setup_cfg):
+    requires = install_requires(setup_cfg)
+    assert sorted(requires) == sorted(ROSDEP_KEYS)
+    exec_depends = {e.text for e in package_xml.iter('exec_depend')}
+    for key in ROSDEP_KEYS.values():
+        if key is not None:
+            assert key in exec_depends, f'package.xml lacks <exec_depend>{key}</exec_depend>'
+    pinned = {line.split('==')[0].lower() for line in
+              (repo / 'requirements.lock').read_text().splitlines() if '==' in line}
+    readme = (repo / 'README.md').read_text()
+    for dist in requires:
+        assert dist.lower() in pinned, f'{dist} is not pinned in requirements.lock'
+        assert f'`{dist}`' in readme, f'README does not list the dependency {dist}'
+
+
+def test_ros_dependencies_cover_imports(repo, package_xml):
+    """Every ROS package our Python code imports is declared in package.xml."""
+    declared = {e.text for tag in ('depend', 'exec_depend') for e in package_xml.iter(tag)}
+    ros_packages = {'rclpy', 'std_msgs', 'geometry_msgs', 'sensor_msgs', 'visualization_msgs',
+                    'diagnostic_msgs', 'builtin_interfaces', 'rcl_interfaces', 'launch',
+                    'launch_ros', 'ament_index_python'}
+    implied = {'builtin_interfaces', 'rcl_interfaces'}  # come with rclpy / std_msgs
+    imported = set()
+    for path in list((repo / 'movenet_ros').rglob('*.py')) + list((repo / 'launch').glob('*.py')):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module.split('.')[0])
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name.split('.')[0] for alias in node.names)
+    missing = (imported & ros_packages) - implied - declared
+    assert not missing, f'package.xml does not declare: {sorted(missing)}'
+
+
+def test_entry_points_exist_and_are_documented(repo, setup_cfg):
+    readme = (repo / 'README.md').read_text()
+    for name, target in console_scripts(setup_cfg).items():
+        module, func = target.split(':')
+        path = repo / (module.replace('.', '/') + '.py')
+        tree = ast.parse(path.read_text())
+        assert any(isinstance(n, ast.FunctionDef) and n.name == func for n in tree.body), target
+        assert f'`{name}`' in readme, f'README does not document the command {name}'
+
+
+def test_installed_programs_exist_and_are_documented(repo):
+    cmake = (repo / 'CMakeLists.txt').read_text()
+    readme = (repo / 'README.md').read_text()
+    programs = re.findall(r'scripts/([\w.-]+)', cmake)
+    for program in programs:
+        script = repo / 'scripts' / program
+        assert script.is_file() and script.stat().st_mode & 0o111, f'{script} not executable'
+        assert f'`{program}`' in readme, f'README does not document the executable {program}'
+    shipped = sorted(p.name for p in (repo / 'scripts').glob('*'))
+    assert shipped == sorted(programs), 'every file in scripts/ is installed by CMakeLists.txt'
