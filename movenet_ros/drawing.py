@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Draw poses on an image: the one renderer for the CLI's output and the node's annotated image.
+
+Colours follow the person's sides so a left/right swap is visible at a glance: left limbs
+orange, right limbs blue, centre (head, shoulder and hip lines) green. Colours are given in
+RGB and swapped for BGR images.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from movenet_ros.keypoints import SKELETON, Side, keypoint_side
+from movenet_ros.results import Pose
+
+SIDE_COLOURS_RGB: dict[Side, tuple[int, int, int]] = {
+    Side.LEFT: (255, 140, 0),
+    Side.RIGHT: (30, 144, 255),
+    Side.CENTRE: (50, 205, 50),
+}
+BOX_COLOUR_RGB = (255, 255, 255)
+_SHIFT = 4  # sub-pixel precision of cv2 drawing (1/16 px)
+
+
+def _colour(side: Side, channel_order: str) -> tuple[int, int, int]:
+    r, g, b = SIDE_COLOURS_RGB[side]
+    return (b, g, r) if channel_order == 'bgr' else (r, g, b)
+
+
+def _fixed(x: float, y: float) -> tuple[int, int]:
+    return round(x * (1 << _SHIFT)), round(y * (1 << _SHIFT))
+
+
+def draw_poses(image: np.ndarray, poses: list[Pose], keypoint_threshold: float,
+               channel_order: str = 'bgr', draw_boxes: bool = True) -> np.ndarray:
+    """Draw ``poses`` onto ``image`` in place (HxWx3 uint8) and return it.
+
+    Only keypoints at or above ``keypoint_threshold`` are drawn, and a bone only when both
+    its ends are. Line widths scale with the image so overlays read the same at any size.
+    """
+    h, w = image.shape[:2]
+    thickness = max(1, round(max(h, w) / 400))
+    radius = max(2, round(max(h, w) / 250))
+    for pose in poses:
+        kps = pose.keypoints
+        visible = kps[:, 2] >= keypoint_threshold
+        if draw_boxes and any(pose.box):
+            x0, y0, x1, y1 = pose.box
+            box_colour = BOX_COLOUR_RGB[::-1] if channel_order == 'bgr' else BOX_COLOUR_RGB
+            cv2.rectangle(image, _fixed(x0, y0), _fixed(x1, y1), box_colour, thickness,
+                          cv2.LINE_AA, _SHIFT)
+            label = f'#{pose.id} {pose.score:.2f}' if pose.id >= 0 else f'{pose.score:.2f}'
+            cv2.putText(image, label, (round(x0), max(0, round(y0) - 2 * thickness)),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness, box_colour, thickness,
+                        cv2.LINE_AA)
+        for a, b, side in SKELETON:
+            if visible[a] and visible[b]:
+                cv2.line(image, _fixed(*kps[a, :2]), _fixed(*kps[b, :2]),
+                         _colour(side, channel_order), thickness + 1, cv2.LINE_AA, _SHIFT)
+        for i in np.flatnonzero(visible):
+            cv2.circle(image, _fixed(*kps[i, :2]), radius << _SHIFT,
+                       _colour(keypoint_side(i), channel_order), -1, cv2.LINE_AA, _SHIFT)
+    return image

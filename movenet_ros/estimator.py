@@ -1,0 +1,114 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The whole ROS-free pipeline for one image: check, sample, run, decode, track the crop.
+
+This is what the CLI and the ROS node both call; neither re-implements any of it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from movenet_ros.cropping import next_crop_region
+from movenet_ros.decoding import decode_multipose, decode_singlepose
+from movenet_ros.geometry import Region, letterbox_region, warp_to_input
+from movenet_ros.model import ModelKind, MoveNetModel
+from movenet_ros.results import PoseResult
+
+CHANNEL_ORDERS = ('rgb', 'bgr')
+# Larger images are refused: 16k x 16k is beyond any camera and protects memory.
+MAX_IMAGE_SIDE = 16384
+
+
+def check_image(image: np.ndarray) -> tuple[int, int, int]:
+    """Validate an image array; return (height, width, channels) or raise ValueError."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f'image must be a numpy array, got {type(image).__name__}')
+    if image.dtype != np.uint8:
+        raise ValueError(f'image must be uint8 (8 bits per channel), got {image.dtype}')
+    if image.ndim == 2:
+        channels = 1
+    elif image.ndim == 3 and image.shape[2] in (1, 3, 4):
+        channels = image.shape[2]
+    else:
+        raise ValueError(f'image must be HxW (mono) or HxWxC with C in 1, 3, 4; '
+                         f'got shape {image.shape}')
+    h, w = image.shape[:2]
+    if h == 0 or w == 0:
+        raise ValueError(f'image is empty ({w}x{h} pixels)')
+    if max(h, w) > MAX_IMAGE_SIDE:
+        raise ValueError(f'image {w}x{h} exceeds the {MAX_IMAGE_SIDE}-pixel side limit')
+    return h, w, channels
+
+
+def _to_rgb(sample: np.ndarray, channels: int, channel_order: str) -> np.ndarray:
+    """Colour-convert the small model-input sample (cheaper than converting the source)."""
+    if channels == 1:
+        return cv2.cvtColor(sample.reshape(sample.shape[:2]), cv2.COLOR_GRAY2RGB)
+    if channels == 4:
+        sample = sample[..., :3]
+    return sample[..., ::-1] if channel_order == 'bgr' else sample
+
+
+class PoseEstimator:
+    """Estimate poses in images or video frames with one MoveNet model.
+
+    For single-pose models, consecutive calls are treated as video: each frame's crop comes
+    from the previous frame's pose (see :mod:`movenet_ros.cropping`). Call :meth:`reset`
+    between unrelated images, or pass ``crop_tracking=False``.
+    """
+
+    def __init__(self, model: MoveNetModel, keypoint_threshold: float = 0.3,
+                 min_pose_score: float = 0.2, max_people: int = 6,
+                 crop_tracking: bool = True) -> None:
+        for name, value in (('keypoint_threshold', keypoint_threshold),
+                            ('min_pose_score', min_pose_score)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f'{name} must be in [0, 1], got {value}')
+        if max_people < 1:
+            raise ValueError(f'max_people must be >= 1, got {max_people}')
+        self.model = model
+        self.keypoint_threshold = keypoint_threshold
+        self.min_pose_score = min_pose_score
+        self.max_people = max_people
+        self.crop_tracking = crop_tracking and model.kind is ModelKind.SINGLEPOSE
+        self._crop: Region | None = None
+        self._crop_image_hw: tuple[int, int] | None = None
+
+    def reset(self) -> None:
+        """Forget the crop carried over from the previous frame."""
+        self._crop = None
+        self._crop_image_hw = None
+
+    def estimate(self, image: np.ndarray, channel_order: str = 'rgb') -> PoseResult:
+        """Poses in ``image`` (uint8, HxW mono or HxWx3/4 in ``channel_order``)."""
+        if channel_order not in CHANNEL_ORDERS:
+            raise ValueError(f'channel_order must be one of {CHANNEL_ORDERS}, '
+                             f'got {channel_order!r}')
+        t0 = time.perf_counter()
+        h, w, channels = check_image(image)
+        input_hw = self.model.input_size((h, w))
+        region = self._crop if self._crop_image_hw == (h, w) else None
+        if region is None:
+            region = letterbox_region((h, w), input_hw)
+        sample = _to_rgb(warp_to_input(image, region, input_hw), channels, channel_order)
+        t1 = time.perf_counter()
+        output = self.model.run(sample)
+        t2 = time.perf_counter()
+        if self.model.kind is ModelKind.SINGLEPOSE:
+            poses = decode_singlepose(output, region, self.keypoint_threshold,
+                                      self.min_pose_score)
+        else:
+            poses = decode_multipose(output, region, self.min_pose_score, self.max_people)
+        if self.crop_tracking:
+            self._crop = next_crop_region(poses[0].keypoints, (h, w)) if poses else None
+            self._crop_image_hw = (h, w)
+        t3 = time.perf_counter()
+        return PoseResult(
+            poses=poses, image_size=(w, h), model=self.model.name,
+            keypoint_threshold=self.keypoint_threshold, input_size=input_hw,
+            inference_ms=self.model.last_invoke_ms,
+            timings_ms={'preprocess': (t1 - t0) * 1e3, 'model': (t2 - t1) * 1e3,
+                        'postprocess': (t3 - t2) * 1e3})

@@ -1,0 +1,168 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Load a MoveNet ``.tflite`` file and run it, adapting to what the file declares.
+
+Works with the models shipped in ``models/`` and with the official TF Hub MoveNet files
+(float16 and int8, uint8/int32/float32 inputs), because everything is read from the model's
+tensor details instead of being assumed: input dtype, static or dynamic input size, and
+whether the output is single-pose ``[1, 1, 17, 3]`` or multipose ``[1, 6, 56]``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+import os
+import pathlib
+import time
+
+import numpy as np
+
+from movenet_ros.geometry import multipose_input_size
+
+# Names accepted in place of a path, and the files they resolve to.
+BUILTIN_MODELS: dict[str, str] = {
+    'lightning': 'movenet_singlepose_lightning.tflite',
+    'thunder': 'movenet_singlepose_thunder.tflite',
+    'multipose': 'movenet_multipose_lightning.tflite',
+}
+# The name a built-in model is reported under (PersonPoseArray.model, JSON output).
+BUILTIN_MODEL_IDS: dict[str, str] = {
+    'lightning': 'singlepose_lightning',
+    'thunder': 'singlepose_thunder',
+    'multipose': 'multipose_lightning',
+}
+MODELS_DIR_ENV = 'MOVENET_ROS_MODELS'
+
+
+class ModelError(RuntimeError):
+    """The model file is missing, unreadable, or not a MoveNet model."""
+
+
+class ModelKind(Enum):
+    SINGLEPOSE = 'singlepose'
+    MULTIPOSE = 'multipose'
+
+
+def _load_interpreter_class():
+    """LiteRT first; the older tflite_runtime and TensorFlow's copy as fallbacks."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            try:
+                from tensorflow.lite import Interpreter
+            except ImportError as exc:
+                raise ModelError('no TFLite runtime found: pip install ai-edge-litert') from exc
+    return Interpreter
+
+
+def model_search_dirs() -> list[pathlib.Path]:
+    """Where built-in model names are looked up, in order."""
+    dirs = []
+    if os.environ.get(MODELS_DIR_ENV):
+        dirs.append(pathlib.Path(os.environ[MODELS_DIR_ENV]))
+    for prefix in filter(None, os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep)):
+        dirs.append(pathlib.Path(prefix) / 'share' / 'movenet_ros' / 'models')
+    # A source checkout (also reached through colcon --symlink-install links).
+    dirs.append(pathlib.Path(__file__).resolve().parent.parent / 'models')
+    return dirs
+
+
+def resolve_model(model: str) -> pathlib.Path:
+    """Turn 'lightning' | 'thunder' | 'multipose' | a path into an existing model file."""
+    if model in BUILTIN_MODELS:
+        searched = model_search_dirs()
+        for directory in searched:
+            candidate = directory / BUILTIN_MODELS[model]
+            if candidate.is_file():
+                return candidate
+        raise ModelError(
+            f'built-in model {model!r} ({BUILTIN_MODELS[model]}) not found in: '
+            + ', '.join(str(d) for d in searched)
+            + f'. Set {MODELS_DIR_ENV} to the folder holding it, or pass a .tflite path.')
+    path = pathlib.Path(model).expanduser()
+    if not path.is_file():
+        raise ModelError(f'model file not found: {path} (expected one of '
+                         f'{", ".join(BUILTIN_MODELS)} or the path of a MoveNet .tflite file)')
+    return path
+
+
+def model_id(model: str) -> str:
+    """The name results report for ``model`` (a built-in id, or the file name)."""
+    return BUILTIN_MODEL_IDS.get(model, pathlib.Path(model).name)
+
+
+class MoveNetModel:
+    """One loaded MoveNet model. Not thread-safe: use one instance per thread."""
+
+    def __init__(self, model: str | os.PathLike, num_threads: int = 2,
+                 multipose_max_side: int = 256) -> None:
+        if num_threads < 1:
+            raise ValueError(f'num_threads must be >= 1, got {num_threads}')
+        self.path = resolve_model(os.fspath(model))
+        self.name = model_id(os.fspath(model))
+        self.multipose_max_side = multipose_max_side
+        interpreter_class = _load_interpreter_class()
+        try:
+            self._interpreter = interpreter_class(model_path=str(self.path),
+                                                  num_threads=num_threads)
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f'cannot load {self.path} as a TFLite model: {exc}') from exc
+        inputs = self._interpreter.get_input_details()
+        outputs = self._interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(f'{self.path}: expected 1 input and 1 output tensor, got '
+                             f'{len(inputs)} and {len(outputs)}; is this a MoveNet model?')
+        self._input = inputs[0]
+        self._output = outputs[0]
+        self.input_dtype = np.dtype(self._input['dtype'])
+        signature = self._input.get('shape_signature', self._input['shape'])
+        if len(signature) != 4 or signature[3] != 3:
+            raise ModelError(f'{self.path}: input shape {list(signature)} is not [1, H, W, 3]')
+        self.dynamic_input = bool(signature[1] < 0 or signature[2] < 0)
+        out_shape = tuple(self._output['shape'])
+        if out_shape == (1, 1, 17, 3):
+            self.kind = ModelKind.SINGLEPOSE
+        elif len(out_shape) == 3 and out_shape[0] == 1 and out_shape[2] == 56:
+            self.kind = ModelKind.MULTIPOSE
+        else:
+            raise ModelError(f'{self.path}: output shape {list(out_shape)} is neither '
+                             'single-pose [1, 1, 17, 3] nor multipose [1, N, 56]')
+        if self.dynamic_input and self.kind is ModelKind.SINGLEPOSE:
+            raise ModelError(f'{self.path}: single-pose model with a dynamic input size')
+        self._out_scale, self._out_zero = self._output.get('quantization', (0.0, 0))
+        self._static_hw = (int(signature[1]), int(signature[2]))
+        # The input size tensors are currently allocated for (None: not yet).
+        self._allocated_hw: tuple[int, int] | None = None
+        if not self.dynamic_input:
+            self._interpreter.allocate_tensors()
+            self._allocated_hw = self._static_hw
+        self.last_invoke_ms = 0.0
+
+    def input_size(self, image_hw: tuple[int, int]) -> tuple[int, int]:
+        """The (height, width) the model will be run at for an image of ``image_hw``."""
+        if self.dynamic_input:
+            return multipose_input_size(image_hw, self.multipose_max_side)
+        return self._static_hw
+
+    def run(self, model_input: np.ndarray) -> np.ndarray:
+        """Invoke on one (H, W, 3) uint8 RGB array; returns the raw float32 output."""
+        hw = model_input.shape[:2]
+        if hw != self._allocated_hw:
+            if not self.dynamic_input:
+                raise ValueError(f'model input must be {self._static_hw}, got {hw}')
+            self._interpreter.resize_tensor_input(self._input['index'], [1, *hw, 3])
+            self._interpreter.allocate_tensors()
+            self._allocated_hw = hw
+        batch = model_input[np.newaxis]
+        if batch.dtype != self.input_dtype:
+            batch = batch.astype(self.input_dtype)
+        self._interpreter.set_tensor(self._input['index'], batch)
+        start = time.perf_counter()
+        self._interpreter.invoke()
+        self.last_invoke_ms = (time.perf_counter() - start) * 1000.0
+        output = self._interpreter.get_tensor(self._output['index'])
+        if output.dtype != np.float32:  # quantized output
+            output = (output.astype(np.float32) - self._out_zero) * self._out_scale
+        return output
