@@ -39,12 +39,13 @@ def decode_singlepose(output: np.ndarray, region: Region, keypoint_threshold: fl
                       min_pose_score: float) -> list[Pose]:
     """The one person a single-pose model sees, or nobody if the pose is too weak.
 
-    Pose score: the mean score of the keypoints at or above ``keypoint_threshold`` (0 when
-    there are none); the person is reported when that reaches ``min_pose_score``.
+    Pose score: the mean score of all 17 keypoints, so a lone confident keypoint on
+    background clutter does not make a person. The person is reported when it reaches
+    ``min_pose_score`` and at least one keypoint reaches ``keypoint_threshold``.
     """
     keypoints = _keypoints_to_source(output.reshape(NUM_KEYPOINTS, 3), region)
     visible = keypoints[:, 2] >= keypoint_threshold
-    score = float(keypoints[visible, 2].mean()) if visible.any() else 0.0
+    score = float(keypoints[:, 2].mean())
     if not visible.any() or score < min_pose_score:
         return []
     return [Pose(keypoints=keypoints, score=score, box=keypoint_box(keypoints, visible))]

@@ -18,6 +18,12 @@ from movenet_ros.model import ModelKind, MoveNetModel
 from movenet_ros.results import PoseResult
 
 CHANNEL_ORDERS = ('rgb', 'bgr')
+# Defaults shared by the CLI, the node and the config files.
+DEFAULT_KEYPOINT_THRESHOLD = 0.3
+# Real people score 0.35-0.85 on the demo footage; background clutter that a single-pose
+# model latches onto when nobody is in view stays near 0.2.
+DEFAULT_MIN_POSE_SCORE = 0.25
+DEFAULT_MAX_PEOPLE = 6
 # Larger images are refused: 16k x 16k is beyond any camera and protects memory.
 MAX_IMAGE_SIDE = 16384
 
@@ -60,9 +66,10 @@ class PoseEstimator:
     between unrelated images, or pass ``crop_tracking=False``.
     """
 
-    def __init__(self, model: MoveNetModel, keypoint_threshold: float = 0.3,
-                 min_pose_score: float = 0.2, max_people: int = 6,
-                 crop_tracking: bool = True) -> None:
+    def __init__(self, model: MoveNetModel,
+                 keypoint_threshold: float = DEFAULT_KEYPOINT_THRESHOLD,
+                 min_pose_score: float = DEFAULT_MIN_POSE_SCORE,
+                 max_people: int = DEFAULT_MAX_PEOPLE, crop_tracking: bool = True) -> None:
         for name, value in (('keypoint_threshold', keypoint_threshold),
                             ('min_pose_score', min_pose_score)):
             if not 0.0 <= value <= 1.0:
@@ -73,9 +80,15 @@ class PoseEstimator:
         self.keypoint_threshold = keypoint_threshold
         self.min_pose_score = min_pose_score
         self.max_people = max_people
-        self.crop_tracking = crop_tracking and model.kind is ModelKind.SINGLEPOSE
         self._crop: Region | None = None
         self._crop_image_hw: tuple[int, int] | None = None
+        self.set_crop_tracking(crop_tracking)
+
+    def set_crop_tracking(self, enabled: bool) -> None:
+        """Turn single-pose crop tracking on or off (always off for MultiPose)."""
+        self.crop_tracking = enabled and self.model.kind is ModelKind.SINGLEPOSE
+        if not self.crop_tracking:
+            self.reset()
 
     def reset(self) -> None:
         """Forget the crop carried over from the previous frame."""

@@ -59,3 +59,42 @@ def flatten(msg, prefix: str = '') -> dict[str, object]:
         else:
             out.update(flatten(value, path))
     return out
+
+
+class NodeProcess:
+    """An installed node executable run as its own process, stopped with SIGINT.
+
+    ``stop()`` returns the exit code and the captured output; a node that does not exit
+    cleanly on SIGINT is killed.
+    """
+
+    def __init__(self, executable: str, *ros_args: str, package: str = 'movenet_ros') -> None:
+        import os
+        import pathlib
+        import subprocess
+
+        prefix = pathlib.Path(os.environ['AMENT_PREFIX_PATH'].split(os.pathsep)[0])
+        path = prefix / 'lib' / package / executable
+        self.proc = subprocess.Popen([str(path), '--ros-args', *ros_args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait(self, timeout: float) -> tuple[int, str]:
+        """Wait for the process to exit by itself; return (exit code, output)."""
+        out, _ = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, out
+
+    def stop(self) -> tuple[int, str]:
+        import signal
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            out, _ = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, _ = self.proc.communicate()
+        return self.proc.returncode, out
