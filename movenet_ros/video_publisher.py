@@ -1,0 +1,336 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A camera stand-in: publish a video file, an image folder or a camera as ROS 2 images.
+
+Publishes ``sensor_msgs/Image`` on ``image``, ``sensor_msgs/CameraInfo`` with the same header
+on ``camera_info`` and, optionally, JPEG ``sensor_msgs/CompressedImage`` on
+``image/compressed``, at the source's own frame rate or a set one. With ``max_frames`` or at
+the end of a file (unless ``loop``) the node exits 0, so demos and tests can run it to the end.
+
+    python -m movenet_ros.video_publisher --ros-args -p source:=video.mp4 -p max_frames:=5
+
+Frames come from :mod:`movenet_ros.media` (ROS-free) and become messages through
+:mod:`movenet_ros.image_conversion`. Large raw images over Fast DDS need the shared-memory
+profile in ``config/fastdds_large_images.xml`` for best-effort subscribers (see the README).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import cv2
+import numpy as np
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+import rclpy
+from rclpy.duration import Duration
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.logging import get_logger
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
+
+from movenet_ros.image_conversion import array_to_compressed_msg, array_to_image_msg
+from movenet_ros.media import (
+    DEFAULT_IMAGE_FPS,
+    FrameSource,
+    open_frame_source,
+    output_size,
+    resize,
+)
+
+ENCODINGS = ('bgr8', 'rgb8', 'mono8')
+RELIABILITIES = {'reliable': ReliabilityPolicy.RELIABLE,
+                 'best_effort': ReliabilityPolicy.BEST_EFFORT}
+DEFAULT_HFOV_DEG = 60.0
+EXIT_BAD_CONFIG = 2
+
+
+def focal_length_for_fov(width: int, hfov_deg: float = DEFAULT_HFOV_DEG) -> float:
+    """Pinhole focal length in pixels giving ``hfov_deg`` across ``width`` pixels."""
+    return (width / 2.0) / math.tan(math.radians(hfov_deg) / 2.0)
+
+
+def pinhole_camera_info(width: int, height: int, focal_px: float) -> CameraInfo:
+    """An ideal pinhole CameraInfo: fx = fy = ``focal_px``, centred, no distortion.
+
+    The principal point is the image centre in pixel coordinates, whose origin is the centre
+    of the top-left pixel: ((width - 1) / 2, (height - 1) / 2).
+    """
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    return CameraInfo(
+        width=width, height=height, distortion_model='plumb_bob', d=[0.0] * 5,
+        k=[focal_px, 0.0, cx, 0.0, focal_px, cy, 0.0, 0.0, 1.0],
+        r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+        p=[focal_px, 0.0, cx, 0.0, 0.0, focal_px, cy, 0.0, 0.0, 0.0, 1.0, 0.0])
+
+
+def _int_range(low: int, high: int) -> list[IntegerRange]:
+    return [IntegerRange(from_value=low, to_value=high, step=1)]
+
+
+def _float_range(low: float, high: float) -> list[FloatingPointRange]:
+    return [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
+
+
+class VideoPublisher(Node):
+    """Publish frames of one source as Image + CameraInfo (+ CompressedImage) on a timer."""
+
+    def __init__(self, node_name: str = 'video_publisher', **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        self._declare_parameters()
+        p = {name: self.get_parameter(name).value for name in self._param_names}
+        self.source_name: str = p['source']
+        self.encoding: str = p['encoding']
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"parameter 'encoding' must be one of {', '.join(ENCODINGS)}, "
+                             f'got {self.encoding!r}')
+        if p['qos_reliability'] not in RELIABILITIES:
+            raise ValueError(f"parameter 'qos_reliability' must be one of "
+                             f"{', '.join(RELIABILITIES)}, got {p['qos_reliability']!r}")
+        self.loop: bool = p['loop']
+        self.max_frames: int = p['max_frames']
+        self.frame_id: str = p['frame_id']
+        self.focal_length_px: float = p['focal_length_px']
+        self.jpeg_quality: int = p['jpeg_quality']
+        self._wait_for: int = p['wait_for_subscribers']
+        self._wait_timeout: float = p['wait_timeout']
+        if not self.source_name.strip():
+            raise ValueError("parameter 'source' is not set: pass -p source:=<video file, "
+                             'image folder, image file, camera index or /dev/videoN>')
+        try:
+            self._source: FrameSource = open_frame_source(self.source_name)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f'cannot open source: {exc}; set -p source:=<video file, image '
+                             f'folder, image file, camera index or /dev/videoN>') from exc
+        self._size = output_size(self._source.size, p['width'], p['height'])
+        self.rate: float = p['rate'] or self._source.fps
+
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=p['qos_depth'],
+                         reliability=RELIABILITIES[p['qos_reliability']])
+        self._image_pub = self.create_publisher(Image, 'image', qos)
+        self._info_pub = self.create_publisher(CameraInfo, 'camera_info', qos)
+        self._compressed_pub = (self.create_publisher(CompressedImage, 'image/compressed', qos)
+                                if p['publish_compressed'] else None)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self.published = 0
+        self.summary = ''
+        self.summary_pending = False
+        self.done = False
+        self.exit_code = 0
+        self._started: float | None = None
+        self._publish_times: tuple[float, float] | None = None  # first, last
+        self._camera_info: dict[tuple[int, int], CameraInfo] = {}
+        self._next_frame: np.ndarray | None = self._source.read()
+        self._publish_timer = None
+        self._wait_began = time.monotonic()
+        self._wait_timer = self.create_timer(0.05, self._check_subscribers)
+        self.get_logger().info(
+            f'{self._source.kind} {self.source_name}: {self._source.size[0]}x'
+            f'{self._source.size[1]} at {self._source.fps:.3g} fps -> publishing '
+            f'{self._size[0]}x{self._size[1]} {self.encoding} at {self.rate:.3g} Hz on '
+            f'{self._image_pub.topic_name} ({p["qos_reliability"]}, depth {p["qos_depth"]})'
+            + (f', waiting for {self._wait_for} subscriber(s)' if self._wait_for else ''))
+
+    def _declare_parameters(self) -> None:
+        """Declare every parameter with a description; read-only where a restart is needed."""
+        specs: list[tuple[str, object, str, dict]] = [
+            ('source', '', 'Video file, image folder, image file, camera index or /dev/videoN.',
+             {'read_only': True}),
+            ('rate', 0.0, "Publishing rate in Hz; 0 = the source's own frame rate (images: "
+             f'{DEFAULT_IMAGE_FPS:g}). Never faster than frames decode.',
+             {'read_only': True, 'floating_point_range': _float_range(0.0, 1000.0)}),
+            ('loop', False, 'Start the source again at its end (files and folders).', {}),
+            ('max_frames', 0, 'Exit (code 0) after publishing this many frames; 0 = no limit.',
+             {'integer_range': _int_range(0, 2**31 - 1)}),
+            ('frame_id', 'camera_optical_frame', 'frame_id of every header.', {}),
+            ('width', 0, 'Output width in pixels; 0 = native (or keep the aspect if only '
+             'height is set).', {'read_only': True, 'integer_range': _int_range(0, 16384)}),
+            ('height', 0, 'Output height in pixels; 0 = native (or keep the aspect if only '
+             'width is set).', {'read_only': True, 'integer_range': _int_range(0, 16384)}),
+            ('encoding', 'bgr8', f'Image encoding: {", ".join(ENCODINGS)}.',
+             {'read_only': True, 'additional_constraints': f'one of {", ".join(ENCODINGS)}'}),
+            ('focal_length_px', 0.0, 'Focal length (fx = fy) in CameraInfo, pixels of the '
+             f'output image; 0 = a {DEFAULT_HFOV_DEG:g} degree horizontal field of view.',
+             {'floating_point_range': _float_range(0.0, 1e6)}),
+            ('publish_compressed', False, 'Also publish JPEG on image/compressed.',
+             {'read_only': True}),
+            ('jpeg_quality', 90, 'JPEG quality of image/compressed (1-100).',
+             {'integer_range': _int_range(1, 100)}),
+            ('wait_for_subscribers', 0, 'Before the first frame, wait until this many '
+             'subscribers match on image (0 = start at once).',
+             {'read_only': True, 'integer_range': _int_range(0, 1000)}),
+            ('wait_timeout', 30.0, 'Seconds to wait for subscribers before starting anyway; '
+             '0 = wait forever.', {'read_only': True,
+                                   'floating_point_range': _float_range(0.0, 86400.0)}),
+            ('qos_reliability', 'reliable', 'reliable (matches every subscriber, as REP-2003 '
+             'asks of drivers) or best_effort.',
+             {'read_only': True, 'additional_constraints': 'reliable or best_effort'}),
+            ('qos_depth', 5, 'History depth of the publishers.',
+             {'read_only': True, 'integer_range': _int_range(1, 1000)}),
+        ]
+        self._param_names = [name for name, *_ in specs]
+        for name, default, description, extra in specs:
+            self.declare_parameter(name, default,
+                                   ParameterDescriptor(description=description, **extra))
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """Apply run-time changes of the parameters that need no restart."""
+        for param in params:
+            if param.name in ('loop', 'max_frames', 'frame_id', 'focal_length_px',
+                              'jpeg_quality'):
+                setattr(self, param.name, param.value)
+            if param.name == 'focal_length_px':
+                self._camera_info.clear()
+        return SetParametersResult(successful=True)
+
+    def _check_subscribers(self) -> None:
+        """Start publishing once enough subscribers matched, or the wait timed out."""
+        matched = self._image_pub.get_subscription_count()
+        waited = time.monotonic() - self._wait_began
+        if matched < self._wait_for:
+            if not self._wait_timeout or waited < self._wait_timeout:
+                return
+            self.get_logger().warning(
+                f'only {matched} of {self._wait_for} subscriber(s) on '
+                f'{self._image_pub.topic_name} after {waited:.1f} s; starting anyway')
+        self.destroy_timer(self._wait_timer)
+        self._started = time.monotonic()
+        self._publish_timer = self.create_timer(1.0 / self.rate, self._publish_next)
+        self._publish_next()
+
+    def _read(self) -> np.ndarray | None:
+        frame = self._source.read()
+        if frame is None and self.loop and self._source.can_rewind:
+            self._source.rewind()
+            frame = self._source.read()
+        return frame
+
+    def _camera_info_for(self, width: int, height: int) -> CameraInfo:
+        key = (width, height)
+        if key not in self._camera_info:
+            focal = self.focal_length_px or focal_length_for_fov(width)
+            self._camera_info[key] = pinhole_camera_info(width, height, focal)
+        return self._camera_info[key]
+
+    def _publish_next(self) -> None:
+        """Publish the frame decoded last time, then decode the next one."""
+        if self.done:
+            return
+        frame = self._next_frame
+        if frame is None:
+            self.finish(0, 'end of source')
+            return
+        frame = resize(frame, self._size)
+        if self.encoding == 'rgb8':
+            pixels = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        elif self.encoding == 'mono8':
+            pixels = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        else:
+            pixels = frame
+        now = time.monotonic()
+        self._publish_times = (self._publish_times[0] if self._publish_times else now, now)
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
+        self._image_pub.publish(array_to_image_msg(pixels, self.encoding, header))
+        info = self._camera_info_for(frame.shape[1], frame.shape[0])
+        info.header = header
+        self._info_pub.publish(info)
+        if self._compressed_pub is not None:
+            self._compressed_pub.publish(array_to_compressed_msg(
+                pixels if self.encoding == 'mono8' else frame, header,
+                quality=self.jpeg_quality, encoding=self.encoding))
+        self.published += 1
+        if self.max_frames and self.published >= self.max_frames:
+            self.finish(0, f'max_frames={self.max_frames} reached')
+            return
+        try:
+            self._next_frame = self._read()
+        except ValueError as exc:
+            self.get_logger().error(str(exc))
+            self.finish(1, 'a frame could not be read')
+
+    def finish(self, exit_code: int, reason: str, defer_log: bool = False) -> None:
+        """Stop publishing and log a summary; main() exits with ``exit_code``.
+
+        ``defer_log`` leaves the summary to main() after the node is gone: after Ctrl-C the
+        context shuts down concurrently, and logging through the node would fail on /rosout.
+        """
+        if self.done:
+            return
+        self.done = True
+        self.exit_code = exit_code
+        if self._publish_timer is not None:
+            self.destroy_timer(self._publish_timer)
+        elapsed = time.monotonic() - self._started if self._started else 0.0
+        first, last = self._publish_times or (0.0, 0.0)
+        mean_rate = (self.published - 1) / (last - first) if last > first else 0.0
+        self.summary = (f'{reason}: published {self.published} frame(s) of {self._size[0]}x'
+                        f'{self._size[1]} {self.encoding} in {elapsed:.1f} s '
+                        f'({mean_rate:.1f} Hz)')
+        if defer_log:
+            self.summary_pending = True
+        else:
+            self.get_logger().info(self.summary)
+
+    def flush(self, timeout_s: float = 2.0) -> None:
+        """Give the last frames time to reach reliable subscribers before the node goes."""
+        deadline = Duration(seconds=timeout_s)
+        for pub in (self._image_pub, self._info_pub, self._compressed_pub):
+            if pub is not None:
+                pub.wait_for_all_acked(deadline)
+
+    def destroy_node(self) -> None:
+        self._source.close()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> None:
+    """Run the node until its source ends, ``max_frames``, Ctrl-C or shutdown."""
+    rclpy.init(args=args)
+    node: VideoPublisher | None = None
+    exit_code = 0
+    try:
+        try:
+            node = VideoPublisher()
+        except (ValueError, ParameterException) as exc:
+            hint = (' (a double parameter needs a decimal point, e.g. rate:=5.0)'
+                    if "expecting type 'DOUBLE'" in str(exc) else '')
+            get_logger('video_publisher').error(f'{exc}{hint}')
+            exit_code = EXIT_BAD_CONFIG
+            return
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        while rclpy.ok() and not node.done:
+            executor.spin_once(timeout_sec=0.1)
+        if node.done:
+            node.flush()
+            # Best-effort subscribers are not acked: leave a moment for the last sample.
+            time.sleep(0.2)
+        else:
+            node.finish(0, 'shut down', defer_log=True)
+        exit_code = node.exit_code
+    except (KeyboardInterrupt, ExternalShutdownException):
+        if node is not None:
+            node.finish(0, 'interrupted', defer_log=True)
+    finally:
+        if node is not None:
+            logger_name = node.get_logger().name
+            node.destroy_node()
+            if node.summary_pending:
+                get_logger(logger_name).info(node.summary)
+        rclpy.try_shutdown()
+        if exit_code:
+            sys.exit(exit_code)
+
+
+if __name__ == '__main__':
+    main()
