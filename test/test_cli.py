@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The movenet-ros command line on real footage: outputs, JSON lines, errors."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import shutil
+import subprocess
+
+import cv2
+from movenet_ros.keypoints import KEYPOINT_NAMES
+import numpy as np
+import pytest
+
+CLIP_FRAMES = 24
+
+
+@pytest.fixture(scope='module')
+def clip(tmp_path_factory, repo) -> pathlib.Path:
+    """The first second of the demo video (frames 90-113: the walking woman) as its own file."""
+    capture = cv2.VideoCapture(str(repo / '.cache' / 'media' / 'demo.mp4'))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 90)
+    path = tmp_path_factory.mktemp('clip') / 'walk.mp4'
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 30.0, (1768, 994))
+    for _ in range(CLIP_FRAMES):
+        ok, frame = capture.read()
+        assert ok
+        writer.write(frame)
+    writer.release()
+    capture.release()
+    return path
+
+
+@pytest.fixture(scope='module')
+def stills(tmp_path_factory, repo) -> pathlib.Path:
+    """A folder with two real frames (a person in each) and one empty sky crop."""
+    capture = cv2.VideoCapture(str(repo / '.cache' / 'media' / 'demo.mp4'))
+    folder = tmp_path_factory.mktemp('stills')
+    for index in range(121):
+        ok, frame = capture.read()
+        assert ok
+        if index in (90, 120):
+            cv2.imwrite(str(folder / f'frame_{index:03d}.jpg'), frame)
+    cv2.imwrite(str(folder / 'sky.png'), frame[0:120, 1400:1760])
+    capture.release()
+    return folder
+
+
+def movenet_ros(*args: str) -> subprocess.CompletedProcess:
+    exe = shutil.which('movenet-ros')
+    assert exe, 'movenet-ros is not on PATH (source tools/env.sh)'
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300)
+
+
+def read_jsonl(path: pathlib.Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_video_to_annotated_video_and_json(clip, tmp_path):
+    out, log = tmp_path / 'walk_pose.mp4', tmp_path / 'walk.jsonl'
+    run = movenet_ros('infer', str(clip), '--model', 'thunder', '--output', str(out),
+                      '--json', str(log), '--no-progress')
+    assert run.returncode == 0, run.stderr
+    assert f'{CLIP_FRAMES} frame(s)' in run.stderr and 'mean inference' in run.stderr
+
+    records = read_jsonl(log)
+    assert [r['frame'] for r in records] == list(range(CLIP_FRAMES))
+    assert records[3]['time_s'] == pytest.approx(0.1)
+    assert all(r['model'] == 'singlepose_thunder' for r in records)
+    assert sum(len(r['persons']) == 1 for r in records) >= CLIP_FRAMES - 2
+    person = next(r['persons'][0] for r in records if r['persons'])
+    assert [k['name'] for k in person['keypoints']] == list(KEYPOINT_NAMES)
+    x_min, y_min, x_max, y_max = person['box']
+    for kp in person['keypoints']:
+        if kp['score'] >= 0.3:
+            assert x_min - 0.01 <= kp['x'] <= x_max + 0.01
+            assert y_min - 0.01 <= kp['y'] <= y_max + 0.01
+
+    video = cv2.VideoCapture(str(out))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == CLIP_FRAMES
+    assert (video.get(cv2.CAP_PROP_FRAME_WIDTH), video.get(cv2.CAP_PROP_FRAME_HEIGHT)) == \
+        (1768, 994)
+    ok, annotated = video.read()
+    source = cv2.VideoCapture(str(clip))
+    _, original = source.read()
+    assert ok
+    # The skeleton is drawn where the person is, and nowhere far from them.
+    diff = np.abs(annotated.astype(int) - original.astype(int)).sum(axis=2) > 60
+    first = records[0]['persons'][0]['box']
+    rows, cols = np.nonzero(diff)
+    assert len(rows) > 500
+    inside = ((cols >= first[0] - 40) & (cols <= first[2] + 40) &
+              (rows >= first[1] - 60) & (rows <= first[3] + 40))
+    assert inside.mean() > 0.9
+
+
+def test_folder_of_images_with_multipose(stills, tmp_path):
+    out_dir, log = tmp_path / 'annotated', tmp_path / 'stills.jsonl'
+    run = movenet_ros('infer', str(stills), '--model', 'multipose', '--output', str(out_dir),
+                      '--json', str(log))
+    assert run.returncode == 0, run.stderr
+    records = {pathlib.Path(r['source']).name: r for r in read_jsonl(log)}
+    assert sorted(records) == ['frame_090.jpg', 'frame_120.jpg', 'sky.png']
+    assert records['frame_090.jpg']['persons'] and records['frame_120.jpg']['persons']
+    assert records['sky.png']['persons'] == []
+    assert records['sky.png']['image_width'] == 360
+    assert sorted(p.name for p in out_dir.iterdir()) == \
+        ['frame_090_pose.png', 'frame_120_pose.png', 'sky_pose.png']
+
+
+def test_single_image_to_named_file(stills, tmp_path):
+    target = tmp_path / 'one.png'
+    run = movenet_ros('infer', str(stills / 'frame_090.jpg'), '-o', str(target), '--json', '-')
+    assert run.returncode == 0, run.stderr
+    record = json.loads(run.stdout)
+    assert len(record['persons']) == 1
+    assert cv2.imread(str(target)).shape == (994, 1768, 3)
+
+
+def test_missing_and_corrupt_inputs_are_reported(stills, tmp_path):
+    corrupt = tmp_path / 'broken.jpg'
+    corrupt.write_bytes(b'\xff\xd8\xff\xe0 definitely not a jpeg')
+    missing = tmp_path / 'nowhere.mp4'
+    run = movenet_ros('infer', str(missing), str(corrupt), str(stills / 'frame_090.jpg'))
+    assert run.returncode == 1
+    assert str(missing) in run.stderr and 'does not exist' in run.stderr
+    assert str(corrupt) in run.stderr
+    assert '1 frame(s)' in run.stderr  # the good input was still processed
+
+
+def test_bad_model_is_a_clear_error(tmp_path):
+    fake = tmp_path / 'fake.tflite'
+    fake.write_bytes(b'not a flatbuffer')
+    for model, expected in (('giant', 'giant'), (str(fake), str(fake))):
+        run = movenet_ros('infer', 'anything.jpg', '--model', model)
+        assert run.returncode == 2
+        assert expected in run.stderr and 'Traceback' not in run.stderr
