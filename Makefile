@@ -6,16 +6,28 @@ SHELL := /bin/bash
 ENV := source tools/env.sh &&
 PYTEST_ARGS ?=
 
-.PHONY: help setup test lint pytest clean distclean
+.PHONY: help setup demo test lint pytest bench clean distclean
+MODE ?= singlepose_lightning
+RATE ?= 15
 
 help:
+	@echo 'make demo    setup, then video_publisher -> movenet_node -> recorder over DDS on'
+	@echo '             real footage; writes out/demo/annotated.mp4 and poses.jsonl'
+	@echo '             (MODE=singlepose_thunder or MODE=multipose for the other models)'
 	@echo 'make setup   build .venv/ (ROS 2 Jazzy wheels, LiteRT) and colcon-build into install/'
 	@echo 'make test    setup, then ruff and the whole test suite (real models, real DDS)'
 	@echo 'make lint    ruff only'
+	@echo 'make bench   benchmarks (bench/): core overhead vs raw invoke()'
 	@echo 'make clean   remove build/, install/, log/ (keeps .venv/ and fetched media)'
 
 setup:
 	@bash tools/setup.sh
+
+demo: setup
+	@$(ENV) python tools/demo.py --mode $(MODE) --rate $(RATE)
+
+bench: setup
+	@$(ENV) python bench/core.py
 
 lint: setup
 	@$(ENV) ruff check .

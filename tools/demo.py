@@ -1,0 +1,208 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``make demo``: the node on real footage over real DDS, recorded to files.
+
+Three processes talk over Fast DDS, as on a robot: ``video_publisher`` plays the demo video
+on ``image`` (with the large-image Fast DDS profile), ``movenet_node`` estimates poses, and
+this recorder subscribes to ``poses`` and ``image_annotated``. It writes
+
+    out/demo/annotated.mp4   the node's annotated images
+    out/demo/poses.jsonl     one line per PersonPoseArray received
+    out/demo/summary.json    frames in/out, persons per frame, latency
+
+and prints the summary. Usage: python tools/demo.py [--mode multipose] [--max-frames N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+from diagnostic_msgs.msg import DiagnosticArray
+import numpy as np
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+
+from movenet_ros.image_conversion import image_to_array
+from movenet_ros.msg import PersonPoseArray
+from movenet_ros.pose_messages import pose_array_to_dict
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+MODES = ('singlepose_lightning', 'singlepose_thunder', 'multipose')
+
+
+def executable(name: str) -> str:
+    """An installed node executable (colcon install/), as launch_ros would run it."""
+    path = ROOT / 'install' / 'movenet_ros' / 'lib' / 'movenet_ros' / name
+    if not path.exists():
+        sys.exit(f'demo: {path} is missing; run `make setup` first')
+    return str(path)
+
+
+class Recorder:
+    """Collects what the node publishes."""
+
+    def __init__(self, node, out_dir: pathlib.Path, fps: float) -> None:
+        self.poses: list[dict] = []
+        self.latency_ms: list[float] = []
+        self.last_message = time.monotonic()
+        self.node_stats: dict[str, str] = {}
+        self.first_stamp: float | None = None
+        self.last_stamp = 0.0
+        self.video_frames = 0
+        self.video_path = out_dir / 'annotated.mp4'
+        self.jsonl = open(out_dir / 'poses.jsonl', 'w')  # noqa: SIM115 (closed in close())
+        self.writer: cv2.VideoWriter | None = None
+        self.fps = fps
+        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        node.create_subscription(PersonPoseArray, 'poses', self.on_poses, reliable)
+        node.create_subscription(Image, 'image_annotated', self.on_image,
+                                 QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
+        node.create_subscription(DiagnosticArray, '/diagnostics', self.on_diagnostics, 10)
+        self.clock = node.get_clock()
+
+    def on_poses(self, msg: PersonPoseArray) -> None:
+        now = self.clock.now().nanoseconds
+        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+        self.latency_ms.append((now - stamp) / 1e6)
+        record = pose_array_to_dict(msg)
+        self.poses.append(record)
+        self.jsonl.write(json.dumps(record) + '\n')
+        self.last_message = time.monotonic()
+
+    def on_image(self, msg: Image) -> None:
+        image, order = image_to_array(msg)
+        bgr = image[..., ::-1] if order == 'rgb' else image
+        if self.writer is None:
+            self.writer = cv2.VideoWriter(str(self.video_path), cv2.VideoWriter_fourcc(*'mp4v'),
+                                          self.fps, (msg.width, msg.height))
+        self.writer.write(np.ascontiguousarray(bgr))
+        self.video_frames += 1
+        self.last_message = time.monotonic()
+
+    def on_diagnostics(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            values = {kv.key: kv.value for kv in status.values}
+            if 'frames received' in values:
+                self.node_stats = values
+
+    def close(self) -> None:
+        self.jsonl.close()
+        if self.writer is not None:
+            self.writer.release()
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float('nan')
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--mode', choices=MODES, default='singlepose_lightning')
+    parser.add_argument('--video', type=pathlib.Path, default=ROOT / '.cache/media/demo.mp4')
+    parser.add_argument('--out', type=pathlib.Path, default=ROOT / 'out' / 'demo')
+    parser.add_argument('--max-frames', type=int, default=0, help='0: the whole video')
+    parser.add_argument('--rate', type=float, default=15.0,
+                        help='playback rate in Hz (default 15: half the video rate, so a '
+                             '2-core machine runs camera, node and recorder without drops); '
+                             '0: the video\'s own 30 fps')
+    args = parser.parse_args()
+    if not args.video.is_file():
+        sys.exit(f'demo: {args.video} not found; run `make setup` (it fetches the footage)')
+    args.out.mkdir(parents=True, exist_ok=True)
+    capture = cv2.VideoCapture(str(args.video))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    frames = min(total, args.max_frames) if args.max_frames else total
+    rate = args.rate or fps
+
+    rclpy.init()
+    node = rclpy.create_node('movenet_demo_recorder')
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    recorder = Recorder(node, args.out, rate)
+    env = dict(os.environ,
+               FASTRTPS_DEFAULT_PROFILES_FILE=str(ROOT / 'config' / 'fastdds_large_images.xml'))
+    movenet = subprocess.Popen([
+        executable('movenet_node'), '--ros-args',
+        '--params-file', str(ROOT / 'config' / f'{args.mode}.yaml'),
+        '-p', 'diagnostics_period:=0.5'])
+    publisher = None
+    started = time.monotonic()
+    try:
+        # The publisher waits until the node (and this recorder) subscribe, so nothing is lost
+        # to start-up, then plays the video once at its own frame rate.
+        publisher = subprocess.Popen([
+            executable('video_publisher'), '--ros-args',
+            '-p', f'source:={args.video}', '-p', f'rate:={rate}',
+            '-p', f'max_frames:={frames}', '-p', 'loop:=false',
+            '-p', 'wait_for_subscribers:=1'], env=env)
+        print(f'demo: {args.mode}, {frames} frames of {args.video.name} at {rate:g} Hz ...',
+              flush=True)
+        while publisher.poll() is None or time.monotonic() - recorder.last_message < 2.0:
+            executor.spin_once(timeout_sec=0.05)
+            if movenet.poll() is not None:
+                print('demo: movenet_node exited early', file=sys.stderr)
+                return 1
+            if time.monotonic() - started > 240:
+                print('demo: timed out after 240 s', file=sys.stderr)
+                return 1
+        # One more diagnostics period for the node's final counters.
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+    finally:
+        for proc in (publisher, movenet):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        recorder.close()
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+    persons = [len(p['persons']) for p in recorder.poses]
+    node = recorder.node_stats
+
+    def stat(key: str) -> float | int | None:
+        value = node.get(key, '')
+        return None if value == '' else (float(value) if '.' in value else int(value))
+
+    summary = {
+        'mode': args.mode,
+        'rate_hz': rate,
+        'frames_published': frames,
+        'frames_received_by_node': stat('frames received'),
+        'frames_dropped_by_node': stat('frames dropped'),
+        'frames_lost_before_node': stat('frames lost upstream'),
+        'pose_messages_received': len(recorder.poses),
+        'frames_with_people': sum(1 for n in persons if n),
+        'persons_per_frame_mean': round(float(np.mean(persons)), 3) if persons else 0.0,
+        'node_inference_ms_p50': stat('inference ms p50'),
+        'node_latency_ms_p50': stat('latency ms p50'),
+        'node_latency_ms_p95': stat('latency ms p95'),
+        'recorder_latency_ms_p50': round(percentile(recorder.latency_ms, 50), 1),
+        'recorder_latency_ms_p95': round(percentile(recorder.latency_ms, 95), 1),
+        'annotated_video': str(recorder.video_path),
+        'annotated_video_frames': recorder.video_frames,
+        'poses_jsonl': str(args.out / 'poses.jsonl'),
+    }
+    (args.out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
+    print(json.dumps(summary, indent=2))
+    ok = publisher is not None and publisher.returncode == 0 and recorder.poses
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
