@@ -15,7 +15,7 @@ profile in ``config/fastdds_large_images.xml`` for best-effort subscribers (see 
 
 from __future__ import annotations
 
-import math
+from dataclasses import replace
 import sys
 import time
 
@@ -38,6 +38,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
+from movenet_ros.camera import DEFAULT_HFOV_DEG, Pinhole
 from movenet_ros.image_conversion import array_to_compressed_msg, array_to_image_msg
 from movenet_ros.media import (
     DEFAULT_IMAGE_FPS,
@@ -50,27 +51,17 @@ from movenet_ros.media import (
 ENCODINGS = ('bgr8', 'rgb8', 'mono8')
 RELIABILITIES = {'reliable': ReliabilityPolicy.RELIABLE,
                  'best_effort': ReliabilityPolicy.BEST_EFFORT}
-DEFAULT_HFOV_DEG = 60.0
 EXIT_BAD_CONFIG = 2
 
 
-def focal_length_for_fov(width: int, hfov_deg: float = DEFAULT_HFOV_DEG) -> float:
-    """Pinhole focal length in pixels giving ``hfov_deg`` across ``width`` pixels."""
-    return (width / 2.0) / math.tan(math.radians(hfov_deg) / 2.0)
-
-
-def pinhole_camera_info(width: int, height: int, focal_px: float) -> CameraInfo:
-    """An ideal pinhole CameraInfo: fx = fy = ``focal_px``, centred, no distortion.
-
-    The principal point is the image centre in pixel coordinates, whose origin is the centre
-    of the top-left pixel: ((width - 1) / 2, (height - 1) / 2).
-    """
-    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+def pinhole_camera_info(width: int, height: int, camera: Pinhole) -> CameraInfo:
+    """An ideal pinhole CameraInfo for ``camera``: no distortion, no rectification."""
     return CameraInfo(
         width=width, height=height, distortion_model='plumb_bob', d=[0.0] * 5,
-        k=[focal_px, 0.0, cx, 0.0, focal_px, cy, 0.0, 0.0, 1.0],
+        k=[camera.fx, 0.0, camera.cx, 0.0, camera.fy, camera.cy, 0.0, 0.0, 1.0],
         r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
-        p=[focal_px, 0.0, cx, 0.0, 0.0, focal_px, cy, 0.0, 0.0, 0.0, 1.0, 0.0])
+        p=[camera.fx, 0.0, camera.cx, 0.0, 0.0, camera.fy, camera.cy, 0.0, 0.0, 0.0, 1.0,
+           0.0])
 
 
 def _int_range(low: int, high: int) -> list[IntegerRange]:
@@ -218,8 +209,10 @@ class VideoPublisher(Node):
     def _camera_info_for(self, width: int, height: int) -> CameraInfo:
         key = (width, height)
         if key not in self._camera_info:
-            focal = self.focal_length_px or focal_length_for_fov(width)
-            self._camera_info[key] = pinhole_camera_info(width, height, focal)
+            camera = Pinhole.default((width, height))
+            if self.focal_length_px:
+                camera = replace(camera, fx=self.focal_length_px, fy=self.focal_length_px)
+            self._camera_info[key] = pinhole_camera_info(width, height, camera)
         return self._camera_info[key]
 
     def _publish_next(self) -> None:

@@ -27,6 +27,22 @@ def repo() -> pathlib.Path:
     return REPO
 
 
+@pytest.fixture
+def ros_node():
+    """An rclpy context with one plain node and its executor, for tests that talk over DDS."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    rclpy.init()
+    node = rclpy.create_node('test_peer')
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    yield node, executor
+    executor.shutdown()
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
 @pytest.fixture(scope='session')
 def demo_video(repo) -> pathlib.Path:
     """The real demo footage (1768x994, 30 fps, 230 frames) fetched by `make setup`."""

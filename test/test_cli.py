@@ -9,9 +9,10 @@ import shutil
 import subprocess
 
 import cv2
-from movenet_ros.keypoints import KEYPOINT_NAMES
 import numpy as np
 import pytest
+
+from movenet_ros.keypoints import KEYPOINT_NAMES
 
 CLIP_FRAMES = 24
 

@@ -8,9 +8,6 @@ import signal
 import subprocess
 import sys
 
-import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from ros_helpers import flatten, sample_pose_array, spin_until
 
 from movenet_ros.msg import PersonPose, PersonPoseArray
@@ -19,18 +16,6 @@ PUBLISHER = pathlib.Path(__file__).parent / 'nodes' / 'pose_array_publisher.py'
 # header (sec, nanosec, frame_id) + width, height, model, threshold + persons length
 # + per person (id, score, 4 box values, keypoints length + 17 x (x, y, score, 3 position, valid))
 FIELDS_PER_PERSON = 6 + 1 + 17 * 7
-
-
-@pytest.fixture
-def ros_node():
-    rclpy.init()
-    node = rclpy.create_node('pose_array_listener')
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    yield node, executor
-    executor.shutdown()
-    node.destroy_node()
-    rclpy.try_shutdown()
 
 
 def receive_from_publisher(ros_node, *args: str) -> PersonPoseArray:

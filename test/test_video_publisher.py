@@ -19,8 +19,6 @@ import xml.etree.ElementTree as ET
 import cv2
 import numpy as np
 import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from ros_helpers import spin_until
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
@@ -32,18 +30,6 @@ RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=20,
                       reliability=ReliabilityPolicy.RELIABLE)
 BEST_EFFORT = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
                          reliability=ReliabilityPolicy.BEST_EFFORT)
-
-
-@pytest.fixture
-def listener():
-    rclpy.init()
-    node = rclpy.create_node('video_listener')
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    yield node, executor
-    executor.shutdown()
-    node.destroy_node()
-    rclpy.try_shutdown()
 
 
 def ros_arg(value) -> str:
@@ -83,9 +69,9 @@ def stamp_s(msg) -> float:
     return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
 
 
-def test_video_frames_arrive_exactly_with_matching_camera_info(listener, demo_video,
+def test_video_frames_arrive_exactly_with_matching_camera_info(ros_node, demo_video,
                                                                demo_frames):
-    node, executor = listener
+    node, executor = ros_node
     infos = subscribe(node, CameraInfo, 'camera_info')
     images = subscribe(node, Image, 'image')
     code, log = run_publisher(executor, {
@@ -114,8 +100,8 @@ def test_video_frames_arrive_exactly_with_matching_camera_info(listener, demo_vi
     assert np.allclose(info.r, np.eye(3).ravel()) and list(info.d) == [0.0] * 5
 
 
-def test_resized_rgb8_and_compressed(listener, demo_video, demo_frames):
-    node, executor = listener
+def test_resized_rgb8_and_compressed(ros_node, demo_video, demo_frames):
+    node, executor = ros_node
     images = subscribe(node, Image, 'image')
     jpegs = subscribe(node, CompressedImage, 'image/compressed')
     infos = subscribe(node, CameraInfo, 'camera_info')
@@ -139,8 +125,8 @@ def test_resized_rgb8_and_compressed(listener, demo_video, demo_frames):
     assert np.allclose(infos[0].k, [500, 0, 319.5, 0, 500, 179.5, 0, 0, 1])
 
 
-def test_image_folder_in_name_order_with_loop_and_max_frames(listener, demo_frames, tmp_path):
-    node, executor = listener
+def test_image_folder_in_name_order_with_loop_and_max_frames(ros_node, demo_frames, tmp_path):
+    node, executor = ros_node
     images = subscribe(node, Image, 'image')
     stills = {name: cv2.resize(demo_frames[i], (160, 90), interpolation=cv2.INTER_AREA)
               for i, name in enumerate(['b.png', 'a.png', 'c.PNG'])}
@@ -157,8 +143,8 @@ def test_image_folder_in_name_order_with_loop_and_max_frames(listener, demo_fram
         assert np.array_equal(image_to_array(msg)[0], stills[name]), name
 
 
-def test_a_folder_plays_once_and_exits_zero(listener, demo_frames, tmp_path):
-    node, executor = listener
+def test_a_folder_plays_once_and_exits_zero(ros_node, demo_frames, tmp_path):
+    node, executor = ros_node
     images = subscribe(node, Image, 'image')
     for i in range(3):
         cv2.imwrite(str(tmp_path / f'{i:03d}.jpg'), demo_frames[i][:64, :96])
@@ -169,8 +155,8 @@ def test_a_folder_plays_once_and_exits_zero(listener, demo_frames, tmp_path):
     assert [(m.encoding, m.width, m.height) for m in images] == [('mono8', 96, 64)] * 3
 
 
-def test_ctrl_c_exits_zero_with_a_summary(listener, demo_video):
-    node, executor = listener
+def test_ctrl_c_exits_zero_with_a_summary(ros_node, demo_video):
+    node, executor = ros_node
     images = subscribe(node, Image, 'image')
     proc = subprocess.Popen(
         [sys.executable, '-m', 'movenet_ros.video_publisher', '--ros-args', '-p',
@@ -234,10 +220,10 @@ def test_profile_declares_a_large_shared_memory_segment(repo):
     assert sorted(kinds[t] for t in used) == ['SHM', 'UDPv4']
 
 
-def test_full_hd_frames_reach_a_best_effort_subscriber_with_the_profile(listener, repo,
+def test_full_hd_frames_reach_a_best_effort_subscriber_with_the_profile(ros_node, repo,
                                                                         demo_video):
     """Measured without the profile on the publisher: 2-5 of 10 such frames arrive."""
-    node, executor = listener
+    node, executor = ros_node
     sizes = []
     node.create_subscription(Image, 'image', lambda m: sizes.append(len(m.data)), BEST_EFFORT)
     env = dict(os.environ, FASTRTPS_DEFAULT_PROFILES_FILE=str(

@@ -113,7 +113,7 @@ def main() -> int:
     parser.add_argument('--rate', type=float, default=15.0,
                         help='playback rate in Hz (default 15: half the video rate, so a '
                              '2-core machine runs camera, node and recorder without drops); '
-                             '0: the video\'s own 30 fps')
+                             "0: the video's own 30 fps")
     args = parser.parse_args()
     if not args.video.is_file():
         sys.exit(f'demo: {args.video} not found; run `make setup` (it fetches the footage)')
