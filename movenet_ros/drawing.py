@@ -51,7 +51,10 @@ def draw_poses(image: np.ndarray, poses: list[Pose], keypoint_threshold: float,
             cv2.rectangle(image, _fixed(x0, y0), _fixed(x1, y1), box_colour, thickness,
                           cv2.LINE_AA, _SHIFT)
             label = f'#{pose.id} {pose.score:.2f}' if pose.id >= 0 else f'{pose.score:.2f}'
-            cv2.putText(image, label, (round(x0), max(0, round(y0) - 2 * thickness)),
+            # Above the box, or just inside it when the box touches the image top.
+            text_h = round(12 * thickness)
+            y_text = round(y0) - 2 * thickness if y0 > text_h else round(y0) + text_h
+            cv2.putText(image, label, (round(x0) + thickness, y_text),
                         cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness, box_colour, thickness,
                         cv2.LINE_AA)
         for a, b, side in SKELETON:
