@@ -301,6 +301,8 @@ class MoveNetNode(Node):
             except (ImageConversionError, ValueError) as exc:
                 self._count_bad(f'bad image on {self._input_topic()}: {exc}')
             except Exception as exc:  # never let one frame kill the node
+                if not self.context.ok():
+                    return  # shutting down (Ctrl-C): publishers are gone, nothing to report
                 self._count_bad(f'failed to process an image: {exc!r}')
                 self.get_logger().debug(traceback.format_exc())
 

@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Start movenet_node on an image topic.
+
+    ros2 launch movenet_ros movenet.launch.py image:=/camera/image_raw
+    ros2 launch movenet_ros movenet.launch.py mode:=multipose namespace:=robot1
+    ros2 launch movenet_ros movenet.launch.py image:=/camera/image_raw image_transport:=compressed
+
+The node reads its parameters from share/movenet_ros/config/<mode>.yaml unless params_file
+names another file. Its topics are relative (image, camera_info, poses, pose_markers,
+image_annotated), so `namespace` moves them all and `image` / `camera_info` pick the input.
+"""
+
+from launch.actions import DeclareLaunchArgument
+from launch.launch_description import LaunchDescription
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+PACKAGE = 'movenet_ros'
+# One parameter file per mode, installed as share/movenet_ros/config/<mode>.yaml.
+MODES = ['singlepose_lightning', 'singlepose_thunder', 'multipose']
+IMAGE_TRANSPORTS = ['raw', 'compressed']
+LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal']
+
+
+def generate_launch_description() -> LaunchDescription:
+    """Declare the arguments and the movenet_node action."""
+    mode = LaunchConfiguration('mode')
+    params_file = LaunchConfiguration('params_file')
+    image = LaunchConfiguration('image')
+    camera_info = LaunchConfiguration('camera_info')
+    image_transport = LaunchConfiguration('image_transport')
+    namespace = LaunchConfiguration('namespace')
+    node_name = LaunchConfiguration('node_name')
+    log_level = LaunchConfiguration('log_level')
+
+    # <share>/config/<mode>.yaml: the path join ends in the mode, '.yaml' is appended to it.
+    mode_params_file = [
+        PathJoinSubstitution([FindPackageShare(PACKAGE), 'config', mode]), '.yaml']
+
+    return LaunchDescription([
+        DeclareLaunchArgument(
+            'mode', default_value='singlepose_lightning', choices=MODES,
+            description='Which MoveNet model to run: singlepose_lightning (fastest, one '
+                        'person), singlepose_thunder (more accurate, one person) or multipose '
+                        '(up to 6 people). Selects the parameter file config/<mode>.yaml.'),
+        DeclareLaunchArgument(
+            'params_file', default_value=mode_params_file,
+            description='Parameter YAML for the node (keyed /**: ros__parameters:). Defaults '
+                        'to the installed config/<mode>.yaml; a file given here replaces it, '
+                        'so `mode` is then ignored.'),
+        DeclareLaunchArgument(
+            'image', default_value='image',
+            description='Input image topic (sensor_msgs/Image). With '
+                        'image_transport:=compressed the node reads <image>/compressed instead.'),
+        DeclareLaunchArgument(
+            'camera_info', default_value='camera_info',
+            description='CameraInfo topic of the input camera; used to place the pose markers '
+                        '(without it the node assumes a 60 degree field of view).'),
+        DeclareLaunchArgument(
+            'image_transport', default_value='raw', choices=IMAGE_TRANSPORTS,
+            description='raw: subscribe to <image> (sensor_msgs/Image); compressed: subscribe '
+                        'to <image>/compressed (sensor_msgs/CompressedImage, JPEG or PNG).'),
+        DeclareLaunchArgument(
+            'namespace', default_value='',
+            description='Namespace of the node; its relative topics (image, camera_info, poses, '
+                        'pose_markers, image_annotated) move with it. Empty: the root.'),
+        DeclareLaunchArgument(
+            'node_name', default_value='movenet',
+            description='Name of the node (its parameter files apply to any name).'),
+        DeclareLaunchArgument(
+            'log_level', default_value='info', choices=LOG_LEVELS,
+            description='Logging level of the node.'),
+        Node(
+            package=PACKAGE,
+            executable='movenet_node',
+            name=node_name,
+            namespace=namespace,
+            output='screen',
+            emulate_tty=True,
+            # Later entries win: the launch argument overrides image_transport in the file.
+            parameters=[params_file, {'image_transport': image_transport}],
+            # Remapping matches whole names: image/compressed needs its own rule.
+            remappings=[
+                ('image', image),
+                ('image/compressed', [image, '/compressed']),
+                ('camera_info', camera_info),
+            ],
+            ros_arguments=['--log-level', log_level],
+        ),
+    ])
