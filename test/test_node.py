@@ -166,8 +166,9 @@ def test_poses_match_the_core_with_the_image_header(repo, camera, frames):
             assert poses.keypoint_threshold == pytest.approx(0.3)
             expected = reference.estimate(frames[index], channel_order='bgr')
             assert len(poses.persons) == len(expected.poses)
-            for person, pose in zip(poses.persons, expected.poses, strict=True):
-                np.testing.assert_allclose(keypoints_of(poses)[0], pose.keypoints, atol=1e-3)
+            for person, keypoints, pose in zip(poses.persons, keypoints_of(poses),
+                                               expected.poses, strict=True):
+                np.testing.assert_allclose(keypoints, pose.keypoints, atol=1e-3)
                 assert person.score == pytest.approx(pose.score, abs=1e-6)
                 assert person.id == PersonPose.ID_UNTRACKED
                 assert person.x_min < person.x_max and person.y_min < person.y_max
