@@ -131,6 +131,8 @@ class MoveNetModel:
                              'single-pose [1, 1, 17, 3] nor multipose [1, N, 56]')
         if self.dynamic_input and self.kind is ModelKind.SINGLEPOSE:
             raise ModelError(f'{self.path}: single-pose model with a dynamic input size')
+        # Quantized tensors (scale != 0): inputs are quantized, outputs dequantized here.
+        self._in_scale, self._in_zero = self._input.get('quantization', (0.0, 0))
         self._out_scale, self._out_zero = self._output.get('quantization', (0.0, 0))
         self._static_hw = (int(signature[1]), int(signature[2]))
         # The input size tensors are currently allocated for (None: not yet).
@@ -156,7 +158,11 @@ class MoveNetModel:
             self._interpreter.allocate_tensors()
             self._allocated_hw = hw
         batch = model_input[np.newaxis]
-        if batch.dtype != self.input_dtype:
+        if self._in_scale:
+            limits = np.iinfo(self.input_dtype)
+            batch = np.clip(np.round(batch / self._in_scale + self._in_zero),
+                            limits.min, limits.max).astype(self.input_dtype)
+        elif batch.dtype != self.input_dtype:
             batch = batch.astype(self.input_dtype)
         self._interpreter.set_tensor(self._input['index'], batch)
         start = time.perf_counter()

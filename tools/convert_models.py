@@ -32,12 +32,35 @@ Usage (TensorFlow is only needed here, not at run time)::
 
 Outputs: ``movenet_singlepose_lightning.tflite``, ``movenet_singlepose_thunder.tflite`` and
 ``movenet_multipose_lightning.tflite``; size and sha256 of each are printed.
+
+Variants (``--variants OUT_DIR --video demo.mp4``; needs ``opencv-python-headless`` too).
+The official TF Hub MoveNet files take uint8 pixels; these Lightning variants reproduce the
+two kinds so the run-time code paths for them can be tested:
+
+* ``movenet_singlepose_lightning_uint8.tflite``: the same network and float16 weights, but
+  the input Placeholder is uint8 and the graph's first op, ``Cast(input -> float32)``, reads
+  it directly (like TF Hub's float16 file).
+* ``movenet_singlepose_lightning_int8.tflite``: post-training integer quantisation of that
+  uint8 graph, calibrated on 46 letterboxed frames of the video (frames 2, 7, ..., 227),
+  with the keypoint decoding after the conv heads (Sigmoid / ArgMax / GatherNd / Sqrt / Div
+  and what follows) kept in float; uint8 input, float32 output (like TF Hub's int8 file).
+* with ``--float-input`` also ``movenet_singlepose_lightning_float32.tflite`` (float32 input
+  in 0..255; TF Hub ships no such MoveNet file).
+
+All are run next to the base model (int32 input) on 23 other letterboxed frames (0, 10, ...,
+220) and the keypoint agreement is printed. A variant is not written (and the exit code is 1)
+if the uint8 / float32 ones differ by more than ``--tolerance``, or if the int8 one's mean
+keypoint distance over the keypoints the base model is confident about exceeds
+``--int8-tolerance``::
+
+    /tmp/tfconv/bin/python tools/convert_models.py --npm-dir package/models \\
+        --variants test/data --video .cache/media/demo.mp4
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import hashlib
 import json
 import os
@@ -452,6 +475,291 @@ def describe(model: bytes) -> list[str]:
     return lines
 
 
+# --------------------------------------------------------------------------- variants
+
+# Variants of the Lightning model that mirror the official TF Hub files (which take uint8).
+VARIANT_BASE = 'lightning'
+UINT8_OUTPUT = 'movenet_singlepose_lightning_uint8.tflite'
+INT8_OUTPUT = 'movenet_singlepose_lightning_int8.tflite'
+FLOAT32_OUTPUT = 'movenet_singlepose_lightning_float32.tflite'
+# Demo-video frames: calibration (int8) and verification use disjoint sets.
+CALIBRATION_FRAMES = tuple(range(2, 230, 5))  # 46 frames: 2, 7, ..., 227
+VERIFY_FRAMES = tuple(range(0, 230, 10))  # 23 frames: 0, 10, ..., 220
+# A keypoint counts as confident (in the base model's output) from this score on; the same
+# default threshold as movenet_ros.estimator.
+CONFIDENT_SCORE = 0.3
+# Ops whose outputs start the decoding that follows the conv heads (heatmap / centre sigmoids,
+# regression and offset gathers). They and everything downstream stay float in the int8
+# model: quantising this ArgMax/GatherNd/Sqrt/Div decoding to int8 breaks it (measured: every
+# score 0.003, keypoints off by up to 0.4 of the input).
+_DECODING_SEEDS = ('Sigmoid', 'GatherNd')
+
+
+def with_input_dtype(graph_def: GraphDef, dtype: tf.dtypes.DType) -> GraphDef:
+    """Copy of ``graph_def`` whose input Placeholder takes ``dtype``.
+
+    MoveNet's graph starts with ``Cast(input -> float32)``; that Cast now reads ``dtype``
+    directly, so uint8 (and float32) pixel values reach the network unchanged.
+    """
+    out = tf.compat.v1.GraphDef()
+    out.CopyFrom(graph_def)
+    (placeholder,) = (n for n in out.node if n.op == 'Placeholder')
+    consumers = [
+        n
+        for n in out.node
+        if any(i in (placeholder.name, f'{placeholder.name}:0') for i in n.input)
+    ]
+    if not consumers or any(n.op != 'Cast' for n in consumers):
+        ops = [(n.name, n.op) for n in consumers]
+        raise ValueError(f'input {placeholder.name!r} should only feed Cast ops, feeds {ops}')
+    placeholder.attr['dtype'].type = dtype.as_datatype_enum
+    for node in consumers:
+        node.attr['SrcT'].type = dtype.as_datatype_enum
+    return out
+
+
+def decoding_nodes(graph_def: GraphDef) -> set[str]:
+    """Names of the ``_DECODING_SEEDS`` ops and of every node downstream of them."""
+    consumers: dict[str, list[str]] = {}
+    for node in graph_def.node:
+        for ref in node.input:
+            consumers.setdefault(ref.lstrip('^').split(':')[0], []).append(node.name)
+    found: set[str] = set()
+    stack = [n.name for n in graph_def.node if n.op in _DECODING_SEEDS]
+    while stack:
+        name = stack.pop()
+        if name not in found:
+            found.add(name)
+            stack.extend(consumers.get(name, []))
+    return found
+
+
+def op_output_names(model: bytes) -> list[str]:
+    """Output tensor names of every op of a TFLite model (fused ops join names with ';')."""
+    interpreter = make_interpreter(model)
+    names = {d['index']: d['name'] for d in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()  # no public API lists ops with their outputs
+    return [names[i] for op in ops for i in op['outputs']]
+
+
+def convert_int8(
+    function: ConcreteFunction,
+    owner: ConcreteFunction,
+    graph_def: GraphDef,
+    calibration: list[np.ndarray],
+) -> tuple[bytes, int]:
+    """Post-training integer quantisation with the decoding left in float.
+
+    Returns the model and the number of TFLite ops kept float. Inputs and outputs keep the
+    graph's dtypes: a uint8 input is not a float, so it stays raw uint8 (no quantisation
+    parameters), and the output stays float32.
+    """
+
+    def dataset() -> Any:
+        return ([batch] for batch in calibration)
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], owner)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = dataset
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    # The debugger is the public way to quantise with a node deny-list; it calibrates once.
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=converter, debug_dataset=dataset
+    )
+    decoding = decoding_nodes(graph_def)
+    keep_float = [
+        name
+        for name in op_output_names(debugger.calibrated_model)
+        if any(part in decoding for part in name.split(';'))
+    ]
+    if not keep_float:
+        raise ValueError('no decoding ops found in the calibrated model')
+    debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=keep_float)
+    return bytes(debugger.get_nondebug_quantized_model()), len(keep_float)
+
+
+def read_frames(video: Path, indices: set[int]) -> dict[int, np.ndarray]:
+    """The frames ``indices`` of ``video`` as BGR uint8 arrays (OpenCV, one pass)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    frames: dict[int, np.ndarray] = {}
+    index = 0
+    while len(frames) < len(indices):
+        ok, frame = capture.read()
+        if not ok:
+            missing = sorted(indices - frames.keys())
+            raise ValueError(f'{video}: cannot decode frames {missing} (ends at {index})')
+        if index in indices:
+            frames[index] = frame
+        index += 1
+    capture.release()
+    return frames
+
+
+def letterbox_rgb(frame_bgr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The whole frame fitted into ``size`` (aspect kept, centred, black bands), as RGB.
+
+    The same bilinear affine sampling as ``movenet_ros.geometry.warp_to_input`` applied to
+    ``letterbox_region``, so the model sees what it sees at run time.
+    """
+    import cv2
+
+    h, w = frame_bgr.shape[:2]
+    in_h, in_w = size
+    scale = min(in_w / w, in_h / h)
+    region_w, region_h = in_w / scale, in_h / scale
+    x0, y0 = (w - region_w) / 2.0, (h - region_h) / 2.0
+    sx, sy = region_w / in_w, region_h / in_h
+    matrix = np.array([[sx, 0.0, x0 + 0.5 * sx - 0.5], [0.0, sy, y0 + 0.5 * sy - 0.5]])
+    sample = cv2.warpAffine(
+        frame_bgr,
+        matrix,
+        (in_w, in_h),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    return np.ascontiguousarray(sample[..., ::-1])
+
+
+@dataclass
+class Agreement:
+    """Variant vs base model on the verification frames.
+
+    Keypoint distances are Euclidean in (y, x) normalised over the model input.
+    """
+
+    max_xy: float = 0.0  # over all keypoints
+    max_score: float = 0.0
+    max_xy_confident: float = 0.0  # over keypoints the base model scores >= CONFIDENT_SCORE
+    frame_means: list[float] = field(default_factory=list)  # per frame, confident keypoints
+
+    @property
+    def mean_xy_confident(self) -> float:
+        return float(np.mean(self.frame_means)) if self.frame_means else float('nan')
+
+
+def compare_outputs(base: list[np.ndarray], variant: list[np.ndarray]) -> Agreement:
+    """Keypoint agreement of two single-pose models' ``[1, 1, 17, 3]`` outputs per frame."""
+    result = Agreement()
+    for expected, actual in zip(base, variant, strict=True):
+        expected, actual = expected.reshape(17, 3), actual.reshape(17, 3)
+        delta_xy = np.hypot(*(actual[:, :2] - expected[:, :2]).T)
+        confident = expected[:, 2] >= CONFIDENT_SCORE
+        result.max_xy = max(result.max_xy, float(delta_xy.max()))
+        result.max_score = max(
+            result.max_score, float(np.abs(actual[:, 2] - expected[:, 2]).max())
+        )
+        if confident.any():
+            result.max_xy_confident = max(
+                result.max_xy_confident, float(delta_xy[confident].max())
+            )
+            result.frame_means.append(float(delta_xy[confident].mean()))
+    return result
+
+
+def write_model(path: Path, model: bytes) -> None:
+    path.write_bytes(model)
+    digest = hashlib.sha256(model).hexdigest()
+    print(f'  wrote {path} {len(model)} bytes sha256 {digest}')
+
+
+def tensor_dtype_counts(model: bytes) -> dict[str, int]:
+    interpreter = make_interpreter(model)
+    counts: dict[str, int] = {}
+    for detail in interpreter.get_tensor_details():
+        name = np.dtype(detail['dtype']).name
+        counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def make_variants(
+    npm_dir: Path,
+    out_dir: Path,
+    video: Path,
+    tolerance: float,
+    int8_tolerance: float,
+    float_input: bool,
+) -> bool:
+    """Write the uint8-input (float16 weights) and int8 Lightning variants, verified.
+
+    Each variant is run on the letterboxed ``VERIFY_FRAMES`` of ``video`` next to the base
+    model (int32 input, float16 weights, what ``--out`` gets). A variant is written only if
+    it passes: the uint8 (and float32) ones match it to ``tolerance``, the int8 one's mean
+    keypoint |delta| over confident keypoints stays within ``int8_tolerance``.
+    """
+    spec = MODELS[VARIANT_BASE]
+    (size,) = spec.verify_sizes
+    print(f'variants of {VARIANT_BASE}: {npm_dir / (spec.stem + ".json")}, frames of {video}')
+    source, signature = load_tfjs_graph(npm_dir / f'{spec.stem}.json')
+    graph_def, _ = rewrite_graph(source)
+    frames = read_frames(video, set(CALIBRATION_FRAMES) | set(VERIFY_FRAMES))
+    samples = {i: letterbox_rgb(frame, size)[np.newaxis] for i, frame in frames.items()}
+    calibration = [samples[i] for i in CALIBRATION_FRAMES]
+
+    base = convert(*make_function(graph_def, signature))
+    base_interpreter = make_interpreter(base)
+    base_outputs = [
+        run_tflite(base_interpreter, samples[i].astype(np.int32)) for i in VERIFY_FRAMES
+    ]
+
+    variants: list[tuple[str, bytes, np.dtype, float | None]] = []
+    uint8_graph = with_input_dtype(graph_def, tf.uint8)
+    uint8_function, uint8_owner = make_function(uint8_graph, signature)
+    variants.append((UINT8_OUTPUT, convert(uint8_function, uint8_owner), np.dtype(np.uint8), None))
+    int8, kept_float = convert_int8(uint8_function, uint8_owner, uint8_graph, calibration)
+    print(
+        f'  int8: calibrated on {len(calibration)} frames {CALIBRATION_FRAMES[0]}, '
+        f'{CALIBRATION_FRAMES[1]}, ..., {CALIBRATION_FRAMES[-1]}; {kept_float} decoding ops '
+        'kept float'
+    )
+    variants.append((INT8_OUTPUT, int8, np.dtype(np.uint8), int8_tolerance))
+    if float_input:
+        float_graph = with_input_dtype(graph_def, tf.float32)
+        float_model = convert(*make_function(float_graph, signature))
+        variants.append((FLOAT32_OUTPUT, float_model, np.dtype(np.float32), None))
+
+    ok = True
+    for name, model, input_dtype, loose in variants:
+        print(f'  {name}:')
+        print('\n'.join('  ' + line for line in describe(model)))
+        print(f'    tensors by dtype {tensor_dtype_counts(model)}')
+        interpreter = make_interpreter(model)
+        (input_detail,) = interpreter.get_input_details()
+        (output_detail,) = interpreter.get_output_details()
+        print(
+            f'    quantization: input {input_detail["quantization"]}, '
+            f'output {output_detail["quantization"]}'
+        )
+        if np.dtype(input_detail['dtype']) != input_dtype:
+            print(f'    FAILED: input dtype is not {input_dtype}', file=sys.stderr)
+            ok = False
+            continue
+        outputs = [run_tflite(interpreter, samples[i].astype(input_dtype)) for i in VERIFY_FRAMES]
+        agreement = compare_outputs(base_outputs, outputs)
+        print(
+            f'    vs base on {len(VERIFY_FRAMES)} frames ({VERIFY_FRAMES[0]}, '
+            f'{VERIFY_FRAMES[1]}, ..., {VERIFY_FRAMES[-1]}): max keypoint |d(y,x)| '
+            f'{agreement.max_xy:.3g} (confident: {agreement.max_xy_confident:.3g}), '
+            f'max |dscore| {agreement.max_score:.3g}; mean over confident keypoints '
+            f'{agreement.mean_xy_confident:.3g} ({len(agreement.frame_means)} frames)'
+        )
+        if loose is None:
+            worst = max(agreement.max_xy, agreement.max_score)
+            passed = worst <= tolerance
+            limit = f'max |delta| {worst:.3g} > {tolerance}'
+        else:
+            passed = agreement.mean_xy_confident <= loose
+            limit = f'mean confident |delta| {agreement.mean_xy_confident:.3g} > {loose}'
+        if not passed:
+            print(f'    FAILED: {limit}', file=sys.stderr)
+            ok = False
+            continue
+        write_model(out_dir / name, model)
+    return ok
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -499,7 +807,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         '--tolerance', type=float, default=1e-3, help='max allowed |TF - TFLite| (1e-3)'
     )
+    parser.add_argument(
+        '--variants',
+        type=Path,
+        metavar='OUT_DIR',
+        help='instead of the models, write the uint8-input and int8 Lightning variants here',
+    )
+    parser.add_argument(
+        '--video',
+        type=Path,
+        help='with --variants: video whose frames calibrate and verify them (the demo mp4)',
+    )
+    parser.add_argument(
+        '--int8-tolerance',
+        type=float,
+        default=0.02,
+        help='with --variants: max allowed mean keypoint |delta| of the int8 model over '
+        'confident keypoints, normalised to the input (0.02)',
+    )
+    parser.add_argument(
+        '--float-input',
+        action='store_true',
+        help=f'with --variants: also write {FLOAT32_OUTPUT} (float32 input)',
+    )
     args = parser.parse_args(argv)
+    if args.variants is not None:
+        if args.video is None:
+            parser.error('--variants needs --video')
+        args.variants.mkdir(parents=True, exist_ok=True)
+        ok = make_variants(
+            args.npm_dir,
+            args.variants,
+            args.video,
+            args.tolerance,
+            args.int8_tolerance,
+            args.float_input,
+        )
+        return 0 if ok else 1
     args.out.mkdir(parents=True, exist_ok=True)
     names = args.only or list(MODELS)
     ok = [convert_one(n, args.npm_dir, args.out, args.image, args.tolerance) for n in names]

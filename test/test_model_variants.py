@@ -1,0 +1,185 @@
+# SPDX-License-Identifier: Apache-2.0
+"""MoveNet files in the TF Hub formats (uint8 input; float16 or int8 inside) work as well.
+
+The official TF Hub MoveNet ``.tflite`` files take uint8 pixels; ``models/`` ships int32-input
+conversions. ``test/data/`` holds two Lightning variants made like the TF Hub files by
+``tools/convert_models.py --variants`` (see models/README.md, "Test variants"):
+
+* ``..._uint8.tflite``: the same network and float16 weights with a uint8 input, so its
+  keypoints must equal the base model's (well within a pixel);
+* ``..._int8.tflite``: post-training integer quantisation (uint8 input, int8 inside, float32
+  output), so its keypoints only approximately match.
+
+Both run through ``MoveNetModel`` and ``PoseEstimator`` exactly like the base model, on frames
+of the demo clip where a woman walks across the grass: the whole frame (she is ~40 input
+pixels tall) and a 500x500 crop around her (the view crop tracking gives).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pathlib
+
+import cv2
+import numpy as np
+import pytest
+
+from movenet_ros.estimator import PoseEstimator
+from movenet_ros.model import ModelKind, MoveNetModel
+from movenet_ros.results import PoseResult
+
+UINT8 = 'movenet_singlepose_lightning_uint8.tflite'
+INT8 = 'movenet_singlepose_lightning_int8.tflite'
+FRAMES = (90, 110, 120)
+# 500x500 windows around the woman (rows, cols), from the hand-measured boxes of
+# test_estimator_real.py (frame 100: x 900-1150, frame 120: x 712-952, y ~515-930).
+CROPS = {
+    90: (slice(475, 975), slice(875, 1375)),
+    110: (slice(475, 975), slice(675, 1175)),
+    120: (slice(470, 970), slice(582, 1082)),
+}
+CONFIDENT = 0.3  # the estimator's default keypoint threshold
+# uint8 variant: same network, same weights, only the input dtype differs.
+EXACT_PX = 1.0
+EXACT_SCORE = 1e-3
+# int8 variant, in model-input pixels (source pixels / (source side / 192)). MoveNet's
+# keypoint heatmap has a stride of 4 input pixels (48x48 cells for 192x192), so the mean
+# error over the confident keypoints must stay below one heatmap cell, and no confident
+# keypoint may move by more than two cells. Measured (LiteRT 2.3.0): mean 1.2-2.5 and max
+# 2.8-5.2 input pixels on these views. For scale: an int8 model with its keypoint decoding
+# quantised too (scores all ~0.003) was off by 10-75 input pixels.
+INT8_MEAN_INPUT_PX = 3.5
+INT8_MAX_INPUT_PX = 8.0
+# Keypoint scores drift more (single scores by up to 0.33; the mean over the 17 keypoints
+# measured 0.06-0.15), but must stay close on average.
+INT8_MEAN_SCORE = 0.2
+
+
+@pytest.fixture(scope='module')
+def data_dir(repo) -> pathlib.Path:
+    return repo / 'test' / 'data'
+
+
+@pytest.fixture(scope='module')
+def views(demo_video) -> dict[tuple[int, str], np.ndarray]:
+    """(frame, 'full' | 'crop') -> BGR image, decoded in one pass over the video."""
+    capture = cv2.VideoCapture(str(demo_video))
+    out = {}
+    index = 0
+    while index <= max(FRAMES):
+        ok, frame = capture.read()
+        assert ok, f'cannot decode frame {index} of {demo_video}'
+        if index in FRAMES:
+            out[index, 'full'] = frame
+            out[index, 'crop'] = np.ascontiguousarray(frame[CROPS[index]])
+        index += 1
+    capture.release()
+    return out
+
+
+def estimate_all(model: MoveNetModel, views) -> dict[tuple[int, str], PoseResult]:
+    estimator = PoseEstimator(model, crop_tracking=False)
+    return {key: estimator.estimate(image, 'bgr') for key, image in views.items()}
+
+
+@pytest.fixture(scope='module')
+def base_results(views) -> dict[tuple[int, str], PoseResult]:
+    model = MoveNetModel('lightning')
+    assert model.input_dtype == np.int32  # the shipped conversion, the reference here
+    return estimate_all(model, views)
+
+
+def only_pose(result: PoseResult):
+    assert len(result.poses) == 1, f'{len(result.poses)} poses'
+    return result.poses[0]
+
+
+def input_px(result: PoseResult) -> float:
+    """Source pixels per model-input pixel of a letterboxed single-pose result."""
+    w, h = result.image_size
+    in_h, in_w = result.input_size
+    return max(w / in_w, h / in_h)
+
+
+def tensor_details(path: pathlib.Path) -> tuple[dict, dict, dict[str, int]]:
+    """Input and output details of a model file, and its tensors counted by dtype."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    (inp,) = interpreter.get_input_details()
+    (out,) = interpreter.get_output_details()
+    counts: dict[str, int] = {}
+    for detail in interpreter.get_tensor_details():
+        name = np.dtype(detail['dtype']).name
+        counts[name] = counts.get(name, 0) + 1
+    return inp, out, counts
+
+
+@pytest.mark.parametrize('name', [UINT8, INT8])
+def test_variant_loads_with_uint8_input(data_dir, name):
+    model = MoveNetModel(data_dir / name)
+    assert model.input_dtype == np.uint8
+    assert model.kind is ModelKind.SINGLEPOSE
+    assert not model.dynamic_input
+    assert model.input_size((994, 1768)) == (192, 192)
+    sample = np.zeros((192, 192, 3), np.uint8)
+    output = model.run(sample)
+    assert output.dtype == np.float32
+    assert output.shape == (1, 1, 17, 3)
+    assert np.all((output >= 0.0) & (output <= 1.0)), output
+
+
+def test_uint8_file_is_the_float16_network(data_dir):
+    inp, out, counts = tensor_details(data_dir / UINT8)
+    assert (np.dtype(inp['dtype']), inp['shape'].tolist()) == (np.uint8, [1, 192, 192, 3])
+    assert inp['quantization'] == (0.0, 0)  # raw pixels, nothing to quantise
+    assert (np.dtype(out['dtype']), out['shape'].tolist()) == (np.float32, [1, 1, 17, 3])
+    assert counts.get('float16', 0) > 100  # the weights
+    assert 'int8' not in counts
+
+
+def test_int8_file_is_integer_quantised(data_dir):
+    path = data_dir / INT8
+    inp, out, counts = tensor_details(path)
+    assert (np.dtype(inp['dtype']), inp['shape'].tolist()) == (np.uint8, [1, 192, 192, 3])
+    assert inp['quantization'] == (0.0, 0)
+    # The converter kept the float32 output (as TF Hub's int8 file has): no dequantisation
+    # left to the runner.
+    assert (np.dtype(out['dtype']), out['shape'].tolist()) == (np.float32, [1, 1, 17, 3])
+    assert out['quantization'] == (0.0, 0)
+    assert counts.get('int8', 0) > 100  # weights and activations of the network
+    assert 'float16' not in counts
+    assert path.stat().st_size < 3_500_000  # int8 weights: ~3 MB like TF Hub's file
+
+
+def test_uint8_variant_matches_base_model(data_dir, views, base_results):
+    results = estimate_all(MoveNetModel(data_dir / UINT8), views)
+    for key, base in base_results.items():
+        expected, actual = only_pose(base), only_pose(results[key])
+        delta = np.hypot(*(actual.keypoints[:, :2] - expected.keypoints[:, :2]).T)
+        assert delta.max() <= EXACT_PX, (key, delta)
+        score_delta = np.abs(actual.keypoints[:, 2] - expected.keypoints[:, 2])
+        assert score_delta.max() <= EXACT_SCORE, (key, score_delta)
+        assert abs(actual.score - expected.score) <= EXACT_SCORE, key
+
+
+def test_int8_variant_approximates_base_model(data_dir, views, base_results):
+    results = estimate_all(MoveNetModel(data_dir / INT8), views)
+    for key, base in base_results.items():
+        expected, actual = only_pose(base), only_pose(results[key])
+        confident = expected.keypoints[:, 2] >= CONFIDENT
+        assert confident.sum() >= 12, (key, expected.keypoints[:, 2])  # she is in view
+        delta = np.hypot(*(actual.keypoints[:, :2] - expected.keypoints[:, :2]).T)
+        delta = delta[confident] / input_px(base)
+        assert delta.mean() < INT8_MEAN_INPUT_PX, (key, delta)
+        assert delta.max() < INT8_MAX_INPUT_PX, (key, delta)
+        score_delta = np.abs(actual.keypoints[:, 2] - expected.keypoints[:, 2])
+        assert score_delta.mean() < INT8_MEAN_SCORE, (key, score_delta)
+
+
+@pytest.mark.parametrize('name', [UINT8, INT8])
+def test_readme_records_the_file(repo, data_dir, name):
+    data = (data_dir / name).read_bytes()
+    readme = (repo / 'models' / 'README.md').read_text()
+    assert hashlib.sha256(data).hexdigest() in readme
+    assert f'{len(data):,}' in readme
