@@ -30,6 +30,9 @@ from movenet_ros.estimator import (
 from movenet_ros.media import IMAGE_SUFFIXES, FrameSource, open_frame_source
 from movenet_ros.model import BUILTIN_MODELS, ModelError, MoveNetModel
 from movenet_ros.results import PoseResult
+from movenet_ros.smoothing import DEFAULT_BETA, DEFAULT_MIN_CUTOFF_HZ, PoseSmoother
+from movenet_ros.temporal import TemporalFilter
+from movenet_ros.tracking import DEFAULT_SIMILARITY, SIMILARITIES, PoseTracker
 
 VIDEO_OUTPUT_SUFFIXES = ('.mp4', '.avi', '.mkv', '.mov')
 
@@ -84,6 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
                             '(.jpg/.png, .mp4/.avi), otherwise a folder')
     infer.add_argument('--json', metavar='PATH',
                        help="write one JSON line per image or frame to PATH ('-': stdout)")
+    infer.add_argument('--track', action='store_true',
+                       help='videos: give each person an id that stays the same across frames')
+    infer.add_argument('--similarity', choices=SIMILARITIES, default=DEFAULT_SIMILARITY,
+                       help='--track: match people by keypoints (oks) or boxes (iou)')
+    infer.add_argument('--smooth', action='store_true',
+                       help='videos: One-Euro filter keypoints and boxes per person '
+                            '(implies --track)')
+    infer.add_argument('--min-cutoff', type=float, default=DEFAULT_MIN_CUTOFF_HZ,
+                       help='--smooth: cutoff in Hz for a still person (%(default)s)')
+    infer.add_argument('--beta', type=float, default=DEFAULT_BETA,
+                       help='--smooth: cutoff increase with speed (%(default)s)')
     infer.add_argument('--no-progress', action='store_true', help='no progress bars')
     return parser
 
@@ -102,11 +116,22 @@ def output_path(output: pathlib.Path | None, source: FrameSource, single_input: 
     return output
 
 
-def run_source(source: FrameSource, estimator: PoseEstimator, args, summary: Summary,
-               json_out, single_input: bool) -> None:
+def make_temporal_filter(args) -> TemporalFilter:
+    """The tracking/smoothing stage the flags ask for (a no-op without them)."""
+    if not (args.track or args.smooth):
+        return TemporalFilter()
+    tracker = PoseTracker(similarity=args.similarity, keypoint_threshold=args.threshold)
+    smoother = PoseSmoother(min_cutoff=args.min_cutoff, beta=args.beta,
+                            keypoint_threshold=args.threshold) if args.smooth else None
+    return TemporalFilter(tracker, smoother)
+
+
+def run_source(source: FrameSource, estimator: PoseEstimator, temporal: TemporalFilter, args,
+               summary: Summary, json_out, single_input: bool) -> None:
     out = output_path(args.output, source, single_input)
     stills = source.kind == 'images'
-    estimator.reset()  # a new video starts without the previous one's crop
+    estimator.reset()  # a new video starts without the previous one's crop and tracks
+    temporal.reset()
     writer = None
     progress = None
     if not args.no_progress and source.frame_count != 1:
@@ -120,6 +145,8 @@ def run_source(source: FrameSource, estimator: PoseEstimator, args, summary: Sum
                 estimator.reset()  # unrelated stills: no crop carried over
             start = time.perf_counter()
             result = estimator.estimate(image, channel_order='bgr')
+            if not stills:  # stills are unrelated: nothing to track across them
+                result = temporal.update(result, index / source.fps)
             summary.add(result, (time.perf_counter() - start) * 1e3)
             if json_out is not None:
                 record = {'source': str(path), 'frame': index}
@@ -158,6 +185,7 @@ def infer(args) -> int:
         estimator = PoseEstimator(model, keypoint_threshold=args.threshold,
                                   min_pose_score=args.min_pose_score,
                                   max_people=args.max_people)
+        temporal = make_temporal_filter(args)
     except (ModelError, ValueError) as exc:
         print(f'movenet-ros: error: {exc}', file=sys.stderr)
         return 2
@@ -171,7 +199,7 @@ def infer(args) -> int:
         for path in args.inputs:
             try:
                 with open_frame_source(path) as source:
-                    run_source(source, estimator, args, summary, json_out,
+                    run_source(source, estimator, temporal, args, summary, json_out,
                                single_input=len(args.inputs) == 1)
             except (OSError, ValueError) as exc:
                 print(f'movenet-ros: error: {path}: {exc}', file=sys.stderr)

@@ -14,12 +14,12 @@ import numpy as np
 from movenet_ros.cropping import next_crop_region
 from movenet_ros.decoding import decode_multipose, decode_singlepose
 from movenet_ros.geometry import Region, letterbox_region, warp_to_input
+from movenet_ros.keypoints import DEFAULT_KEYPOINT_THRESHOLD
 from movenet_ros.model import ModelKind, MoveNetModel
 from movenet_ros.results import PoseResult
 
 CHANNEL_ORDERS = ('rgb', 'bgr')
 # Defaults shared by the CLI, the node and the config files.
-DEFAULT_KEYPOINT_THRESHOLD = 0.3
 # Real people score 0.35-0.85 on the demo footage; background clutter that a single-pose
 # model latches onto when nobody is in view stays near 0.2.
 DEFAULT_MIN_POSE_SCORE = 0.25

@@ -15,6 +15,8 @@ KEYPOINT_NAMES: tuple[str, ...] = (
     'left_knee', 'right_knee', 'left_ankle', 'right_ankle',
 )
 NUM_KEYPOINTS = len(KEYPOINT_NAMES)
+# Keypoints scoring lower are treated as not seen (the threshold MoveNet's authors suggest).
+DEFAULT_KEYPOINT_THRESHOLD = 0.3
 KEYPOINT_INDEX: dict[str, int] = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 
 NOSE = 0

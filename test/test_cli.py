@@ -137,3 +137,28 @@ def test_bad_model_is_a_clear_error(tmp_path):
         run = movenet_ros('infer', 'anything.jpg', '--model', model)
         assert run.returncode == 2
         assert expected in run.stderr and 'Traceback' not in run.stderr
+
+
+def test_track_and_smooth_keep_ids_on_video(clip, tmp_path):
+    plain, tracked = tmp_path / 'plain.jsonl', tmp_path / 'tracked.jsonl'
+    common = ('infer', str(clip), '--model', 'multipose', '--multipose-max-side', '640',
+              '--no-progress', '--json')
+    assert movenet_ros(*common, str(plain)).returncode == 0
+    run = movenet_ros(*common, str(tracked), '--smooth')
+    assert run.returncode == 0, run.stderr
+    plain_records, tracked_records = read_jsonl(plain), read_jsonl(tracked)
+    assert all(p['id'] == -1 for r in plain_records for p in r['persons'])
+    ids = [[p['id'] for p in r['persons']] for r in tracked_records]
+    most = max(len(frame) for frame in ids)
+    assert most >= 1 and all(i >= 0 for frame in ids for i in frame)
+    # The same people all along: no more distinct ids than people in the busiest frame.
+    assert len({i for frame in ids for i in frame}) == most
+    # Smoothing moved keypoints (it is on) but only by a few pixels.
+    # (Tracking keeps the model's order of people, so the two runs pair up by position.)
+    moved = [abs(a['x'] - b['x'])
+             for r1, r2 in zip(plain_records[5:], tracked_records[5:], strict=True)
+             if len(r1['persons']) == len(r2['persons'])
+             for p1, p2 in zip(r1['persons'], r2['persons'], strict=True)
+             for a, b in zip(p1['keypoints'], p2['keypoints'], strict=True)
+             if a['score'] >= 0.3]
+    assert moved and 0.0 < float(np.mean(moved)) < 10.0
