@@ -51,11 +51,14 @@ def check_image(image: np.ndarray) -> tuple[int, int, int]:
 
 def _to_rgb(sample: np.ndarray, channels: int, channel_order: str) -> np.ndarray:
     """Colour-convert the small model-input sample (cheaper than converting the source)."""
+    # cv2 conversions write contiguous arrays: a strided [..., ::-1] view would make the
+    # model's dtype conversion ten times slower.
     if channels == 1:
         return cv2.cvtColor(sample.reshape(sample.shape[:2]), cv2.COLOR_GRAY2RGB)
     if channels == 4:
-        sample = sample[..., :3]
-    return sample[..., ::-1] if channel_order == 'bgr' else sample
+        return cv2.cvtColor(sample, cv2.COLOR_BGRA2RGB if channel_order == 'bgr'
+                            else cv2.COLOR_RGBA2RGB)
+    return cv2.cvtColor(sample, cv2.COLOR_BGR2RGB) if channel_order == 'bgr' else sample
 
 
 class PoseEstimator:

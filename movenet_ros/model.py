@@ -131,6 +131,8 @@ class MoveNetModel:
                              'single-pose [1, 1, 17, 3] nor multipose [1, N, 56]')
         if self.dynamic_input and self.kind is ModelKind.SINGLEPOSE:
             raise ModelError(f'{self.path}: single-pose model with a dynamic input size')
+        if self.dynamic_input:
+            multipose_input_size((1, 1), multipose_max_side)  # a bad size fails here, not later
         # Quantized tensors (scale != 0): inputs are quantized, outputs dequantized here.
         self._in_scale, self._in_zero = self._input.get('quantization', (0.0, 0))
         self._out_scale, self._out_zero = self._output.get('quantization', (0.0, 0))
