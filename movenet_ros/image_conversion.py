@@ -68,6 +68,44 @@ def _check_size(width: int, height: int) -> None:
             f'(a corrupt header?)')
 
 
+# JPEG start-of-frame markers (SOF0..SOF15 but DHT, JPG and DAC), which hold the image size.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+
+
+def _declared_size(data: memoryview) -> tuple[int, int] | None:
+    """(width, height) a JPEG or PNG header declares, read without decoding; else None.
+
+    A few hundred bytes of JPEG can declare 30000x30000 pixels: the decoder would allocate
+    and fill gigabytes before any check on the decoded image could refuse it.
+    """
+    if bytes(data[:8]) == _PNG_SIGNATURE:
+        if len(data) >= 24 and bytes(data[12:16]) == b'IHDR':
+            return (int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big'))
+        return None
+    if bytes(data[:2]) != b'\xff\xd8':
+        return None
+    pos, end = 2, len(data)
+    while pos + 4 <= end:  # marker segments, up to the frame header
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            pos += 2
+        elif marker in (0xD9, 0xDA):  # end of image, or a scan before any frame header
+            return None
+        elif marker in _JPEG_SOF:  # length(2) precision(1) height(2) width(2)
+            if pos + 9 > end:
+                return None
+            return (int.from_bytes(data[pos + 7:pos + 9], 'big'),
+                    int.from_bytes(data[pos + 5:pos + 7], 'big'))
+        else:
+            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], 'big')
+    return None
+
+
 def _byte_buffer(data: Any) -> memoryview:
     """``data`` as flat bytes without copying (array.array('B'), bytes, NumPy, ...)."""
     try:
@@ -156,6 +194,13 @@ def compressed_to_array(msg: CompressedImage | Any) -> tuple[np.ndarray, str]:
     # OpenCV builds: require the end-of-image marker (after stripping any zero padding).
     jpeg_cut = (data[:2] == b'\xff\xd8'
                 and b'\xff\xd9' not in bytes(data).rstrip(b'\0')[-64:])
+    declared = None if jpeg_cut else _declared_size(data)
+    if declared is not None:  # refuse absurd sizes before the decoder allocates them
+        _check_size(*declared)
+        if declared[0] * declared[1] * 3 > MAX_IMAGE_BYTES:
+            raise ImageConversionError(
+                f'compressed image declares {declared[0]}x{declared[1]} pixels, over the '
+                f'{MAX_IMAGE_BYTES >> 20} MB limit once decoded (a corrupt header?)')
     image = None if jpeg_cut else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ImageConversionError(

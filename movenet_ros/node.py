@@ -2,9 +2,16 @@
 """The movenet_node: camera images in, poses, RViz markers and an annotated image out.
 
 Thin glue over the ROS-free core: message -> array (image_conversion), array -> poses
-(estimator), poses -> messages (pose_messages, markers). Frames are never processed stale:
-the subscription only keeps the newest message and a worker thread runs the model on it, so
-frames arriving while the model is busy replace each other and are counted as dropped.
+(estimator), poses -> messages (pose_messages, markers). Frames are never processed stale: a
+worker thread runs the model on the newest frame only. While it is busy, the executor stops
+taking images (:class:`TakeWhileIdle`): newer frames replace each other in the subscription's
+one-frame DDS queue without being copied into Python, the worker takes the one waiting when it
+is done, and the frames replaced are counted as dropped.
+
+Two locks keep the executor from ever waiting for the model: ``_lock`` guards the one-frame
+slot and the counters (held for microseconds), ``_estimator_lock`` the estimator and its
+parameters (held for a whole inference). Markers and the annotated image are built only
+while someone subscribes.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.callback_groups import CallbackGroup
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import (
     HistoryPolicy,
@@ -53,6 +61,21 @@ from movenet_ros.markers import poses_to_markers
 from movenet_ros.model import BUILTIN_MODELS, ModelError, MoveNetModel
 from movenet_ros.msg import PersonPoseArray
 from movenet_ros.pose_messages import result_to_msg
+from movenet_ros.smoothing import (
+    DEFAULT_BETA,
+    DEFAULT_D_CUTOFF_HZ,
+    DEFAULT_MIN_CUTOFF_HZ,
+    PoseSmoother,
+)
+from movenet_ros.temporal import TemporalFilter
+from movenet_ros.tracking import (
+    DEFAULT_MAX_AGE_S,
+    DEFAULT_MAX_TRACKS,
+    DEFAULT_MIN_SIMILARITY,
+    DEFAULT_SIMILARITY,
+    SIMILARITIES,
+    PoseTracker,
+)
 
 RELIABILITY = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
                'reliable': ReliabilityPolicy.RELIABLE}
@@ -115,7 +138,8 @@ PARAMETERS = {
         'History depth of the image subscription. Only the newest frame is ever processed.',
         read_only=True, int_range=(1, 100))),
     'publish_markers': (True, _describe('Publish visualization_msgs/MarkerArray on '
-                                        '"pose_markers".')),
+                                        '"pose_markers" (only built while someone '
+                                        'subscribes).')),
     'publish_annotated_image': (True, _describe(
         'Publish the image with skeletons drawn on "image_annotated" (only drawn while '
         'someone subscribes).')),
@@ -128,18 +152,47 @@ PARAMETERS = {
     'diagnostics_period': (1.0, _describe('Seconds between /diagnostics messages.',
                                           read_only=True, float_range=(0.1, 60.0))),
 }
+# Tracking and smoothing (movenet_ros.tracking, movenet_ros.smoothing), all tunable at run time.
+PARAMETERS.update({
+    'tracking.enabled': (True, _describe(
+        'Give each person an id that stays the same across frames (PersonPose.id).')),
+    'tracking.similarity': (DEFAULT_SIMILARITY, _describe(
+        'How people are matched to tracks: oks (keypoint similarity) or iou (boxes).',
+        choices=SIMILARITIES)),
+    'tracking.min_similarity': (0.0, _describe(
+        'Least similarity for a match; 0 uses the tuned default of the method '
+        f'({", ".join(f"{k} {v}" for k, v in DEFAULT_MIN_SIMILARITY.items())}).',
+        float_range=(0.0, 1.0))),
+    'tracking.max_age_s': (DEFAULT_MAX_AGE_S, _describe(
+        'Seconds of image time (from the stamps) an unseen person keeps their id.',
+        float_range=(0.01, 60.0))),
+    'tracking.max_tracks': (DEFAULT_MAX_TRACKS, _describe('Tracks kept at most.',
+                                                          int_range=(1, 100))),
+    'smoothing.enabled': (True, _describe(
+        'One-Euro filter keypoints and boxes per tracked person (needs tracking).')),
+    'smoothing.min_cutoff': (DEFAULT_MIN_CUTOFF_HZ, _describe(
+        'Cutoff frequency (Hz) for a still person: lower is smoother, with more lag.',
+        float_range=(0.001, 30.0))),
+    'smoothing.beta': (DEFAULT_BETA, _describe(
+        'How fast the cutoff rises with speed (Hz per person size per second): higher '
+        'lags less on fast motion.', float_range=(0.0, 100.0))),
+    'smoothing.d_cutoff': (DEFAULT_D_CUTOFF_HZ, _describe(
+        'Cutoff frequency (Hz) of the speed estimate.', float_range=(0.001, 30.0))),
+})
+TEMPORAL_PARAMETERS = tuple(n for n in PARAMETERS if n.startswith(('tracking.', 'smoothing.')))
 RUNTIME_TUNABLE = ('keypoint_threshold', 'min_pose_score', 'max_people', 'crop_tracking',
                    'publish_markers', 'publish_annotated_image', 'marker_depth',
-                   'marker_line_width')
+                   'marker_line_width', *TEMPORAL_PARAMETERS)
 
 
 @dataclass
 class Counters:
     """Frame accounting, since the last diagnostics message (``period``) and in total.
 
-    received: taken from the subscription. dropped: taken, then replaced by a newer frame
-    before the model was free. lost: never taken: gaps in the publisher's sequence numbers,
-    i.e. frames lost in transport or overwritten in the subscription queue (its depth).
+    received: reached the node. dropped: received, but a newer frame came before the model
+    was free (replaced in the one-frame subscription queue, or in the node's own slot).
+    lost: never reached the node: gaps in the publisher's sequence numbers not explained by
+    the above, i.e. frames lost in transport (or overwritten in a deeper queue).
     """
 
     received: int = 0
@@ -151,6 +204,30 @@ class Counters:
     def add(self, **counts: int) -> None:
         for name, n in counts.items():
             setattr(self, name, getattr(self, name) + n)
+
+
+class TakeWhileIdle(CallbackGroup):
+    """A callback group whose members the executor only waits on while ``idle()`` holds.
+
+    For the image subscription: while the model runs, new frames stay in the subscription's
+    DDS queue (depth 1), where each replaces the last without ever being copied into Python.
+    Taking (deserialising: three copies) every frame only to drop it slows the model running
+    beside it: 120 Hz of 1280x720 bgr8 frames took Thunder's invoke() from 17 to 28 ms on a
+    2-core machine (bench/node.py).
+    """
+
+    def __init__(self, idle) -> None:
+        super().__init__()
+        self._idle = idle
+
+    def can_execute(self, entity) -> bool:
+        return self._idle()
+
+    def beginning_execution(self, entity) -> bool:
+        return True
+
+    def ending_execution(self, entity) -> None:
+        pass
 
 
 class MoveNetNode(Node):
@@ -166,16 +243,24 @@ class MoveNetNode(Node):
         self.params = {name: self.get_parameter(name).value for name in PARAMETERS}
         self._validate_startup_parameters()
         self.estimator = self._make_estimator()
+        try:
+            self.temporal = self._make_temporal(self.params)
+        except ValueError as exc:
+            raise ConfigurationError(f'tracking/smoothing parameters: {exc}') from exc
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
-        self._lock = threading.Condition()
+        self._lock = threading.Condition()  # the slot, counters and statistics
+        self._estimator_lock = threading.Lock()  # the estimator and self.params
         self._pending = None          # newest unprocessed image message
+        self._busy = False            # the worker is processing a frame
+        self._reopened_ns = 0         # when the worker last became free (wall clock, ns)
         self._stop = False
         self._period = Counters()
         self._total = Counters()
         self._last_sequence = 0
         self._inference_ms: deque[float] = deque(maxlen=300)
         self._latency_ms: deque[float] = deque(maxlen=300)
+        self._overhead_ms: deque[float] = deque(maxlen=300)
         self._camera_info: CameraInfo | None = None
         self._last_error = ''
 
@@ -189,11 +274,14 @@ class MoveNetNode(Node):
         image_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST,
                                depth=self.params['image_qos_depth'],
                                reliability=RELIABILITY[self.params['image_qos_reliability']])
-        if self.params['image_transport'] == 'compressed':
-            self.create_subscription(CompressedImage, 'image/compressed', self._on_image,
-                                     image_qos)
-        else:
-            self.create_subscription(Image, 'image', self._on_image, image_qos)
+        # With a one-frame queue, frames are only taken while the worker is free (see
+        # TakeWhileIdle); a deeper queue is drained as frames come, the newest one kept.
+        gate = TakeWhileIdle(self._idle) if self.params['image_qos_depth'] == 1 else None
+        self._wake = self.create_guard_condition(lambda: None) if gate else None
+        image_type = (CompressedImage if self.params['image_transport'] == 'compressed'
+                      else Image)
+        self._image_sub = self.create_subscription(
+            image_type, self._input_topic(), self._on_image, image_qos, callback_group=gate)
         self.create_subscription(CameraInfo, 'camera_info', self._on_camera_info,
                                  qos_profile_sensor_data)
         self._diag_period = self.params['diagnostics_period']
@@ -241,12 +329,38 @@ class MoveNetNode(Node):
                              min_pose_score=p['min_pose_score'], max_people=p['max_people'],
                              crop_tracking=p['crop_tracking'])
 
+    def _make_temporal(self, p: dict, first_id: int = 0) -> TemporalFilter:
+        """Tracker and smoother as the parameters ask (ValueError for a bad combination)."""
+        if not p['tracking.enabled']:
+            return TemporalFilter()
+        tracker = PoseTracker(
+            similarity=p['tracking.similarity'], max_tracks=p['tracking.max_tracks'],
+            max_age_s=p['tracking.max_age_s'],
+            min_similarity=p['tracking.min_similarity'] or None,
+            keypoint_threshold=p['keypoint_threshold'], first_id=first_id)
+        smoother = PoseSmoother(
+            min_cutoff=p['smoothing.min_cutoff'], beta=p['smoothing.beta'],
+            d_cutoff=p['smoothing.d_cutoff'], max_age_s=p['tracking.max_age_s'],
+            keypoint_threshold=p['keypoint_threshold']) if p['smoothing.enabled'] else None
+        return TemporalFilter(tracker, smoother)
+
     def _on_set_parameters(self, changes) -> SetParametersResult:
         for param in changes:
             if param.name not in RUNTIME_TUNABLE:
                 return SetParametersResult(
                     successful=False, reason=f'{param.name} needs a restart of the node')
-        with self._lock:
+        new_params = {**self.params, **{param.name: param.value for param in changes}}
+        temporal = self.temporal
+        if any(p.name in TEMPORAL_PARAMETERS or p.name == 'keypoint_threshold'
+               for p in changes):
+            try:
+                # A replacement tracker continues the id count: no id is handed out twice.
+                old = self.temporal.tracker
+                temporal = self._make_temporal(new_params, old.next_id if old else 0)
+            except ValueError as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
+        with self._estimator_lock:
+            self.temporal = temporal
             for param in changes:
                 self.params[param.name] = param.value
             est = self.estimator
@@ -263,14 +377,24 @@ class MoveNetNode(Node):
         self._period.add(**counts)
         self._total.add(**counts)
 
+    def _idle(self) -> bool:
+        return self._pending is None and not self._busy
+
     def _on_image(self, msg, info: dict) -> None:
         sequence = info.get('publication_sequence_number') or 0
         with self._lock:
             # A lower number means a new publisher (restart): start counting from it.
-            lost = sequence - self._last_sequence - 1 if sequence > self._last_sequence else 0
+            gap = sequence - self._last_sequence - 1 if sequence > self._last_sequence else 0
+            gap = max(0, gap) if self._total.received else 0
             self._last_sequence = sequence
-            self._count(received=1, dropped=int(self._pending is not None),
-                        lost=max(0, lost) if self._total.received else 0)
+            # A frame that waited in the closed queue (see TakeWhileIdle) replaced the ones
+            # missing before it: the node's own choice, so dropped (and received). Other gaps
+            # are frames that never arrived: lost upstream.
+            waited = 0 < (info.get('received_timestamp') or 0) <= self._reopened_ns
+            replaced = gap if self._wake is not None and waited else 0
+            self._count(received=1 + replaced,
+                        dropped=replaced + int(self._pending is not None),
+                        lost=gap - replaced)
             self._pending = msg
             self._lock.notify()
 
@@ -296,6 +420,7 @@ class MoveNetNode(Node):
                 if self._stop:
                     return
                 msg, self._pending = self._pending, None
+                self._busy = True
             try:
                 self._process(msg)
             except (ImageConversionError, ValueError) as exc:
@@ -305,6 +430,32 @@ class MoveNetNode(Node):
                     return  # shutting down (Ctrl-C): publishers are gone, nothing to report
                 self._count_bad(f'failed to process an image: {exc!r}')
                 self.get_logger().debug(traceback.format_exc())
+            finally:
+                with self._lock:
+                    self._reopened_ns = time.time_ns()
+                if self._wake is not None:
+                    self._take_waiting()
+                with self._lock:
+                    self._busy = False
+                    reopen = self._wake is not None and self._pending is None
+            if reopen and self.context.ok():
+                self._wake.trigger()  # the executor waits on the image queue again
+
+    def _take_waiting(self) -> None:
+        """Take the frame that waited in the closed queue, from this thread.
+
+        Handing the queue back to the executor would cost a round of its loop (a wake-up, a
+        new wait set, the take, a thread switch) before the next inference; this is the
+        take the executor itself does (``Executor._take_subscription``).
+        """
+        sub = self._image_sub
+        try:
+            with sub.handle:
+                taken = sub.handle.take_message(sub.msg_type, sub.raw)
+        except Exception:  # destroyed or shutting down: the executor's problem, not ours
+            return
+        if taken is not None:
+            self._on_image(*taken)
 
     def _count_bad(self, message: str) -> None:
         with self._lock:
@@ -313,26 +464,32 @@ class MoveNetNode(Node):
         self.get_logger().warning(message, throttle_duration_sec=WARN_THROTTLE_S)
 
     def _process(self, msg) -> None:
+        start = time.perf_counter()
         if isinstance(msg, CompressedImage):
             image, order = compressed_to_array(msg)
         else:
             image, order = image_to_array(msg)
-        with self._lock:
+        with self._estimator_lock:
             result = self.estimator.estimate(image, channel_order=order)
-            params = dict(self.params)
+            result = self.temporal.update(
+                result, msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)
+            params = self.params.copy()
         header = msg.header
         self.poses_pub.publish(result_to_msg(result, header))
-        if params['publish_markers']:
+        # Markers and drawings nobody receives cost as much as the rest of the frame's glue.
+        if params['publish_markers'] and self.markers_pub.get_subscription_count():
             self.markers_pub.publish(poses_to_markers(
                 result.poses, header, self._camera(result.image_size), params['marker_depth'],
                 params['keypoint_threshold'], params['marker_line_width']))
         if params['publish_annotated_image'] and self.annotated_pub.get_subscription_count():
             self.annotated_pub.publish(self._annotate(image, order, result, header))
+        overhead = (time.perf_counter() - start) * 1000.0 - result.inference_ms
         now = self.get_clock().now().nanoseconds
         stamp = header.stamp.sec * 10**9 + header.stamp.nanosec
         with self._lock:
             self._count(processed=1)
             self._inference_ms.append(result.inference_ms)
+            self._overhead_ms.append(overhead)
             if stamp > 0:
                 self._latency_ms.append((now - stamp) / 1e6)
 
@@ -357,6 +514,7 @@ class MoveNetNode(Node):
             self._period = Counters()
             inference = sorted(self._inference_ms)
             latency = sorted(self._latency_ms)
+            overhead = sorted(self._overhead_ms)
             last_error = self._last_error
         status = DiagnosticStatus(name=f'{self.get_name()}: pose estimation',
                                   hardware_id=self.estimator.model.name)
@@ -368,8 +526,10 @@ class MoveNetNode(Node):
         else:
             status.level, status.message = DiagnosticStatus.OK, 'running'
 
-        def pct(values: list[float], q: float) -> str:
-            return f'{values[min(len(values) - 1, int(q * len(values)))]:.1f}' if values else ''
+        def pct(values: list[float], q: float, digits: int = 1) -> str:
+            if not values:
+                return ''
+            return f'{values[min(len(values) - 1, int(q * len(values)))]:.{digits}f}'
 
         values = {
             'input rate (Hz)': f'{(period.received + period.lost) / elapsed:.2f}',
@@ -383,6 +543,10 @@ class MoveNetNode(Node):
             'inference ms p95': pct(inference, 0.95),
             'latency ms p50': pct(latency, 0.5),
             'latency ms p95': pct(latency, 0.95),
+            # What the node adds per frame to invoke(): conversion, pre/post-processing,
+            # building and publishing messages (the image's transport not included).
+            'overhead ms p50': pct(overhead, 0.5, 2),
+            'overhead ms p95': pct(overhead, 0.95, 2),
             'model': self.estimator.model.name,
             'last error': last_error,
         }
@@ -404,13 +568,24 @@ def main(args=None) -> int:
     rclpy.init(args=args)
     node = None
     try:
+        # The executor before the slow part: one built after a shutdown signal fails half-way
+        # and prints a stray traceback from its destructor.
+        executor = SingleThreadedExecutor()
         node = MoveNetNode()
-        rclpy.spin(node)
+        executor.add_node(node)
+        executor.spin()
     except ConfigurationError as exc:
+        if not rclpy.ok():
+            return 0  # a shutdown signal while declaring parameters, not a bad parameter
         print(f'[movenet_node] configuration error: {exc}', file=sys.stderr)
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # SIGINT/SIGTERM while the node is being built: rclpy's signal handler shuts the
+        # context down under the constructor, whose next rcl call fails. Not an error.
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             node.destroy_node()

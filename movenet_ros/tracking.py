@@ -117,12 +117,14 @@ class PoseTracker:
         min_similarity: the least similarity a match needs, in (0, 1]; None: the tuned value
             for ``similarity`` (:data:`DEFAULT_MIN_SIMILARITY`).
         keypoint_threshold: the score from which a keypoint counts in OKS.
+        first_id: the first id handed out.
     """
 
     def __init__(self, similarity: str = DEFAULT_SIMILARITY,
                  max_tracks: int = DEFAULT_MAX_TRACKS, max_age_s: float = DEFAULT_MAX_AGE_S,
                  min_similarity: float | None = None,
-                 keypoint_threshold: float = DEFAULT_KEYPOINT_THRESHOLD) -> None:
+                 keypoint_threshold: float = DEFAULT_KEYPOINT_THRESHOLD,
+                 first_id: int = 0) -> None:
         if similarity not in SIMILARITIES:
             raise ValueError(f'similarity must be one of {SIMILARITIES}, got {similarity!r}')
         if min_similarity is None:
@@ -140,9 +142,17 @@ class PoseTracker:
         self.max_age_s = max_age_s
         self.min_similarity = min_similarity
         self.keypoint_threshold = keypoint_threshold
-        self._next_id = 0
+        if first_id < 0:
+            raise ValueError(f'first_id must be >= 0, got {first_id}')
+        self._next_id = first_id
         self._tracks: list[_Track] = []
         self._last_stamp_s: float | None = None
+
+    @property
+    def next_id(self) -> int:
+        """The id the next new person gets (pass it as ``first_id`` to a replacement tracker
+        so that ids stay unique)."""
+        return self._next_id
 
     @property
     def track_ids(self) -> list[int]:

@@ -27,7 +27,7 @@ from movenet_ros.image_conversion import array_to_image_msg
 from movenet_ros.model import MoveNetModel
 from movenet_ros.msg import PersonPose, PersonPoseArray
 
-FRAME_IDS = (0, 60, 90, 91, 92, 110, 120)
+FRAME_IDS = (0, 60, *range(90, 100), 110, 120)
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
@@ -150,7 +150,7 @@ def keypoints_of(msg: PersonPoseArray) -> np.ndarray:
 
 
 def test_poses_match_the_core_with_the_image_header(repo, camera, frames):
-    node = start_node(repo)
+    node = start_node(repo, 'singlepose_lightning', 'tracking.enabled:=false')
     try:
         camera.wait_for_node(node)
         # Same model, same defaults, same frame sequence (crop tracking included).
@@ -221,7 +221,8 @@ def test_markers_and_annotated_image_follow_the_image(repo, camera, frames):
 @pytest.mark.parametrize('encoding', ['rgb8', 'bgra8', 'rgba8', 'mono8', 'yuv422_yuy2'])
 def test_every_encoding_gives_the_same_person(repo, camera, frames, encoding):
     # Thunder: still confident on a grey frame, where Lightning loses this small person.
-    node = start_node(repo, 'singlepose_thunder', 'crop_tracking:=false')
+    node = start_node(repo, 'singlepose_thunder', 'crop_tracking:=false',
+                      'tracking.enabled:=false')
     try:
         camera.wait_for_node(node)
         frame = frames[110]
@@ -337,7 +338,7 @@ def test_newest_frame_wins_and_drops_are_counted(repo, camera, frames):
         camera.wait_for_node(node)
         # VGA frames: a burst of 30 fits the shared-memory transport whole, so every frame
         # reaches the node and only the node's own policy decides what is dropped.
-        small = [cv2.resize(frames[i], (640, 360)) for i in FRAME_IDS]
+        small = [cv2.resize(frames[i], (640, 360)) for i in (0, 60, 90, 120)]
         msgs = [array_to_image_msg(small[i % len(small)], 'bgr8', camera.header())
                 for i in range(30)]
         for msg in msgs:  # a burst far faster than Thunder runs
@@ -368,6 +369,29 @@ def test_newest_frame_wins_and_drops_are_counted(repo, camera, frames):
         stop_cleanly(node)
 
 
+def test_tracking_keeps_ids_and_smoothing_uses_the_stamps(repo, camera, frames):
+    node = start_node(repo, 'multipose', 'multipose_max_side:=512')
+    try:
+        camera.wait_for_node(node)
+        reference = PoseEstimator(MoveNetModel('multipose', multipose_max_side=512))
+        ids, moved = [], []
+        for k, index in enumerate(range(90, 100)):
+            header = camera.header()
+            header.stamp = Time(sec=1_800_000_000, nanosec=k * 33_333_333)  # 30 fps
+            poses = camera.send_and_wait(array_to_image_msg(frames[index], 'bgr8', header))
+            ids.append(sorted(p.id for p in poses.persons))
+            raw = reference.estimate(frames[index], channel_order='bgr').poses
+            if k and len(raw) == len(poses.persons):
+                moved += [np.abs(keypoints_of(poses)[i][:, :2] - raw[i].keypoints[:, :2]).max()
+                          for i in range(len(raw))]
+        assert ids[0] and all(i >= 0 for frame in ids for i in frame)
+        assert all(frame == ids[0] for frame in ids), ids  # the same people, the same ids
+        # Smoothed (not the raw model output), but only by a few pixels at 30 fps.
+        assert moved and max(moved) > 0.01 and np.median(moved) < 15.0, moved
+    finally:
+        stop_cleanly(node)
+
+
 @pytest.mark.parametrize('mode,model', [('singlepose_lightning', 'singlepose_lightning'),
                                         ('singlepose_thunder', 'singlepose_thunder'),
                                         ('multipose', 'multipose_lightning')])
@@ -389,6 +413,7 @@ def test_every_config_file_loads(repo, camera, frames, mode, model):
     ('keypoint_threshold:=1.5', 'keypoint_threshold'),
     ('image_transport:=carrier_pigeon', 'image_transport'),
     ('multipose_max_side:=250', 'multipose_max_side'),
+    ('tracking.similarity:=nearest', 'similarity'),
 ])
 def test_bad_startup_configuration_exits_with_a_message(repo, param, expected):
     node = start_node(repo, 'singlepose_lightning', param)
