@@ -35,20 +35,23 @@ def keypoint_box(keypoints: np.ndarray, visible: np.ndarray) -> tuple[float, flo
     return float(x_min), float(y_min), float(x_max), float(y_max)
 
 
-def decode_singlepose(output: np.ndarray, region: Region, keypoint_threshold: float,
-                      min_pose_score: float) -> list[Pose]:
-    """The one person a single-pose model sees, or nobody if the pose is too weak.
+def decode_singlepose(output: np.ndarray, region: Region,
+                      keypoint_threshold: float) -> Pose:
+    """The pose a single-pose model outputs (it always outputs one, person or not).
 
     Pose score: the mean score of all 17 keypoints, so a lone confident keypoint on
-    background clutter does not make a person. The person is reported when it reaches
-    ``min_pose_score`` and at least one keypoint reaches ``keypoint_threshold``.
+    background clutter does not make a person (see :func:`is_person`).
     """
     keypoints = _keypoints_to_source(output.reshape(NUM_KEYPOINTS, 3), region)
     visible = keypoints[:, 2] >= keypoint_threshold
-    score = float(keypoints[:, 2].mean())
-    if not visible.any() or score < min_pose_score:
-        return []
-    return [Pose(keypoints=keypoints, score=score, box=keypoint_box(keypoints, visible))]
+    return Pose(keypoints=keypoints, score=float(keypoints[:, 2].mean()),
+                box=keypoint_box(keypoints, visible))
+
+
+def is_person(pose: Pose, keypoint_threshold: float, min_pose_score: float) -> bool:
+    """Whether a single-pose output is reported: pose score at least ``min_pose_score`` and
+    at least one keypoint at or above ``keypoint_threshold``."""
+    return pose.score >= min_pose_score and bool(pose.visible(keypoint_threshold).any())
 
 
 def decode_multipose(output: np.ndarray, region: Region, min_pose_score: float,

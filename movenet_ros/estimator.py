@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from movenet_ros.cropping import next_crop_region
-from movenet_ros.decoding import decode_multipose, decode_singlepose
+from movenet_ros.decoding import decode_multipose, decode_singlepose, is_person
 from movenet_ros.geometry import Region, letterbox_region, warp_to_input
 from movenet_ros.keypoints import DEFAULT_KEYPOINT_THRESHOLD
 from movenet_ros.model import ModelKind, MoveNetModel
@@ -114,13 +114,16 @@ class PoseEstimator:
         output = self.model.run(sample)
         t2 = time.perf_counter()
         if self.model.kind is ModelKind.SINGLEPOSE:
-            poses = decode_singlepose(output, region, self.keypoint_threshold,
-                                      self.min_pose_score)
+            pose = decode_singlepose(output, region, self.keypoint_threshold)
+            poses = [pose] if is_person(pose, self.keypoint_threshold,
+                                        self.min_pose_score) else []
+            if self.crop_tracking:
+                # Even a pose too weak to report places the next crop if its torso was seen:
+                # that is how the crop finds a small person the whole image hides.
+                self._crop = next_crop_region(pose.keypoints, (h, w))
+                self._crop_image_hw = (h, w)
         else:
             poses = decode_multipose(output, region, self.min_pose_score, self.max_people)
-        if self.crop_tracking:
-            self._crop = next_crop_region(poses[0].keypoints, (h, w)) if poses else None
-            self._crop_image_hw = (h, w)
         t3 = time.perf_counter()
         return PoseResult(
             poses=poses, image_size=(w, h), model=self.model.name,

@@ -63,9 +63,9 @@ class Recorder:
         self.writer: cv2.VideoWriter | None = None
         self.fps = fps
         reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        node.create_subscription(PersonPoseArray, 'poses', self.on_poses, reliable)
-        node.create_subscription(Image, 'image_annotated', self.on_image,
-                                 QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE))
+        self.subscriptions = [
+            node.create_subscription(PersonPoseArray, 'poses', self.on_poses, reliable),
+            node.create_subscription(Image, 'image_annotated', self.on_image, reliable)]
         node.create_subscription(DiagnosticArray, '/diagnostics', self.on_diagnostics, 10)
         self.clock = node.get_clock()
 
@@ -139,6 +139,13 @@ def main() -> int:
     publisher = None
     started = time.monotonic()
     try:
+        # Play only once the node's outputs reach this recorder, or the first seconds of
+        # the video would be processed with nobody recording them.
+        while not all(s.get_publisher_count() for s in recorder.subscriptions):
+            executor.spin_once(timeout_sec=0.05)
+            if movenet.poll() is not None or time.monotonic() - started > 60:
+                print('demo: movenet_node did not come up', file=sys.stderr)
+                return 1
         # The publisher waits until the node (and this recorder) subscribe, so nothing is lost
         # to start-up, then plays the video once at its own frame rate.
         publisher = subprocess.Popen([
