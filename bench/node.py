@@ -1,0 +1,641 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Benchmark movenet_node over real DDS: what the node adds to the model, and how it copes.
+
+For each model, the node runs as its own process (the shipped parameter file, 2 interpreter
+threads, then 1 to leave a core for the camera) while a camera process publishes the demo
+video's frames at a set size (640x480, 1280x720, 1920x1080), transport (raw bgr8 ``Image``,
+JPEG ``CompressedImage``) and rate. Per phase it records:
+
+* processed frames per second vs the raw ``invoke()`` rate of the same model with the same
+  threads, measured in this process in the quiet gaps just before and after each phase;
+* latency: the age of each ``poses`` message on receipt (receipt time - image stamp), p50,
+  p95, p99 and max, against the invoke time (raw, and as the node measured it);
+* frames dropped by the node and lost upstream (from its ``/diagnostics``);
+* the node's CPU use (/proc/<pid>/stat) and resident memory, its peak (VmHWM) per model.
+
+An in-process pass then times the node's own per-frame work piece by piece (conversion,
+estimator pre/post, message building, publishing) and what rclpy spends turning each
+received frame into a Python message, with a cProfile of the worker on request.
+
+Run from the repository after ``source tools/env.sh``::
+
+    python bench/node.py                 # every model, size, transport: about 10 minutes
+    python bench/node.py --quick --sizes 640x480 --models lightning   # seconds (CI smoke)
+
+Writes bench/results/node.json, the Markdown tables and verdicts to bench/results/node.md (and
+stdout), and doc/node_latency.png and doc/node_throughput.png. Targets (issue): throughput
+>= 0.95x raw invoke when the input outpaces the model; node pre+post <= 1.5 ms per 1280x720
+raw frame; latency p95 <= 1.3x invoke; peak RSS <= 350 MB with MultiPose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import signal
+import sys
+import time
+
+from common import (
+    DOC,
+    MODES,
+    RESULTS,
+    TRANSPORTS,
+    NodeUnderTest,
+    Observer,
+    counter_delta,
+    load_frames,
+    machine,
+    parse_size,
+    percentiles,
+    phase_windows,
+    run_phases,
+    use_private_domain,
+)
+import numpy as np
+
+TARGET_RATIO = 0.95
+TARGET_OVERHEAD_MS = 1.5
+TARGET_LATENCY_RATIO = 1.3
+TARGET_RSS_MB = 350.0
+TARGET_SIZE = '1280x720'
+SWEEP_RATES = (5, 10, 15, 30, 60, 120)
+CAMERA_RATE = 30
+
+
+def saturating_rate(raw_fps: float) -> int:
+    """A camera-like rate at least 1.5x what the model can do (capped at 120 Hz)."""
+    return next((r for r in (30, 60, 120) if r >= 1.5 * raw_fps), 120)
+
+
+# ---- raw invoke(): the model alone, in this process --------------------------------------
+
+class RawModel:
+    """The node's model loaded in this process with the same threads: the reference."""
+
+    def __init__(self, model_name: str, threads: int) -> None:
+        from movenet_ros.model import MoveNetModel
+
+        self.model = MoveNetModel(model_name, num_threads=threads)
+        self._inputs: dict[tuple[int, int], np.ndarray] = {}
+
+    def prepared(self, frame: np.ndarray) -> np.ndarray:
+        """``frame`` letterboxed to the model input exactly as the estimator does."""
+        from movenet_ros.geometry import letterbox_region, warp_to_input
+
+        h, w = frame.shape[:2]
+        if (h, w) not in self._inputs:
+            input_hw = self.model.input_size((h, w))
+            self._inputs[(h, w)] = np.ascontiguousarray(
+                warp_to_input(frame, letterbox_region((h, w), input_hw), input_hw)[..., ::-1])
+        return self._inputs[(h, w)]
+
+    def measure(self, frame: np.ndarray, seconds: float) -> dict:
+        """invoke() back to back for ``seconds`` ('hot'), then paced at 30 Hz ('paced').
+
+        Paced matters: after ~20 ms idle the interpreter's threads sleep and the next
+        invoke() takes up to twice as long, which is what a node fed at camera rate sees.
+        """
+        prepared = self.prepared(frame)
+        model = self.model
+        for _ in range(3):
+            model.run(prepared)
+        hot = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline or len(hot) < 5:
+            model.run(prepared)
+            hot.append(model.last_invoke_ms)
+        paced = []
+        for _ in range(max(5, int(seconds * 10))):
+            time.sleep(1.0 / CAMERA_RATE)
+            model.run(prepared)
+            paced.append(model.last_invoke_ms)
+        return {'hot': percentiles(hot, (50, 95)) | {'n': len(hot)},
+                'paced': percentiles(paced, (50, 95)) | {'n': len(paced)},
+                'input_hw': list(prepared.shape[:2])}
+
+
+# ---- the node in this process: its per-frame work, piece by piece --------------------------
+
+def inprocess_profile(model_name: str, size: str, frames: list[np.ndarray], iterations: int,
+                      profile: bool) -> dict:
+    """Time what the node's worker does per frame outside invoke(), and rclpy's take."""
+    from rclpy.parameter import Parameter
+    from rclpy.serialization import deserialize_message, serialize_message
+    from sensor_msgs.msg import CompressedImage, Image
+
+    from movenet_ros.image_conversion import (
+        array_to_compressed_msg,
+        array_to_image_msg,
+        compressed_to_array,
+        image_to_array,
+    )
+    from movenet_ros.markers import poses_to_markers
+    from movenet_ros.node import MoveNetNode
+    from movenet_ros.pose_messages import result_to_msg
+
+    node = MoveNetNode(parameter_overrides=[Parameter('model', value=model_name)])
+    try:
+        # Messages as the subscription hands them over: deserialised by rclpy.
+        raw = [deserialize_message(serialize_message(array_to_image_msg(f, 'bgr8')), Image)
+               for f in frames]
+        jpeg = [deserialize_message(serialize_message(array_to_compressed_msg(f, quality=90)),
+                                    CompressedImage) for f in frames[:5]]
+        for msg in raw[:5]:
+            node._process(msg)  # warm-up (and crop tracking settles)
+        parts: dict[str, list[float]] = {k: [] for k in (
+            'convert', 'pre', 'model_io', 'post', 'poses_msg', 'publish_poses', 'markers_msg',
+            'publish_markers')}
+        whole, invoke = [], []
+        estimator, clock = node.estimator, time.perf_counter
+        for i in range(iterations):
+            msg = raw[i % len(raw)]
+            t0 = clock()
+            node._process(msg)
+            whole.append((clock() - t0) * 1e3 - node._inference_ms[-1])
+            invoke.append(node._inference_ms[-1])
+            # The same steps again, one by one.
+            t0 = clock()
+            image, order = image_to_array(msg)
+            t1 = clock()
+            result = estimator.estimate(image, channel_order=order)
+            t2 = clock()
+            poses = result_to_msg(result, msg.header)
+            t3 = clock()
+            node.poses_pub.publish(poses)
+            t4 = clock()
+            markers = poses_to_markers(result.poses, msg.header,
+                                       node._camera(result.image_size), 2.0, 0.3, 0.02)
+            t5 = clock()
+            node.markers_pub.publish(markers)
+            t6 = clock()
+            timings = result.timings_ms
+            for key, value in (('convert', (t1 - t0) * 1e3),
+                               ('pre', timings['preprocess']),
+                               ('model_io', timings['model'] - result.inference_ms),
+                               ('post', timings['postprocess']),
+                               ('poses_msg', (t3 - t2) * 1e3),
+                               ('publish_poses', (t4 - t3) * 1e3),
+                               ('markers_msg', (t5 - t4) * 1e3),
+                               ('publish_markers', (t6 - t5) * 1e3)):
+                parts[key].append(value)
+        serialized = serialize_message(raw[0])
+        take = []
+        for _ in range(30):
+            t0 = clock()
+            deserialize_message(serialized, Image)
+            take.append((clock() - t0) * 1e3)
+        decode = []
+        for i in range(10):
+            t0 = clock()
+            compressed_to_array(jpeg[i % len(jpeg)])
+            decode.append((clock() - t0) * 1e3)
+        out = {
+            'model': model_name, 'size': size, 'iterations': iterations,
+            'overhead_ms': percentiles(whole, (50, 95)),
+            'invoke_ms': percentiles(invoke, (50,)),
+            'parts_ms_median': {k: float(np.median(v)) for k, v in parts.items()},
+            'take_ms_median': float(np.median(take)),
+            'jpeg_decode_ms_median': float(np.median(decode)),
+            'jpeg_bytes': len(jpeg[0].data),
+        }
+        if profile:
+            import cProfile
+            import io
+            import pstats
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for i in range(iterations):
+                node._process(raw[i % len(raw)])
+            profiler.disable()
+            text = io.StringIO()
+            pstats.Stats(profiler, stream=text).sort_stats('tottime').print_stats(15)
+            out['cprofile'] = text.getvalue()
+        return out
+    finally:
+        node.destroy_node()
+
+
+# ---- the node over DDS -----------------------------------------------------------------------
+
+def measure_phase(observer: Observer, window: dict, before: dict | None, after: dict | None,
+                  raws: list[dict]) -> dict:
+    """Results of one phase from the publisher's events, the outputs and two diagnostics
+    snapshots taken in the quiet gaps around it (``raws``: invoke() measured in them)."""
+    measure, end = window['measure'], window['end']
+    t_measure, t_end = measure['t'], end['t']
+    span = t_end - t_measure
+    outputs = observer.between(t_measure, t_end, prefix=window['phase'])
+    ages = [o.age_ms for o in outputs]
+    counts = counter_delta(before, after)
+    def cores(key: str) -> float:
+        return (end[key] - measure[key]) / span
+
+    cpu = cores('node_cpu_s')
+    fps = len(outputs) / span
+    raw_ms = float(np.mean([r['hot']['mean'] for r in raws]))
+    paced_ms = float(np.mean([r['paced']['p50'] for r in raws]))
+    diag = after or {}
+
+    def number(key: str) -> float | None:
+        try:
+            return float(diag[key])
+        except (KeyError, ValueError):
+            return None
+
+    def rounded(value: float | None, digits: int = 3) -> float | None:
+        return None if value is None else round(value, digits)
+
+    third = max(1, len(ages) // 3)
+    p95 = float(np.percentile(ages, 95)) if ages else None
+    return {
+        'rate_hz': round(end['measured'] / span, 2),
+        'published': end['published'],
+        'publisher_late': end['late'],
+        'publish_ms_mean': round(end['publish_ms_mean'], 3),
+        'outputs': len(outputs),
+        'answered': round(len(outputs) / max(end['measured'], 1), 3),
+        'people_mean': round(float(np.mean([o.persons for o in outputs])), 2)
+        if outputs else 0.0,
+        'processed_fps': round(fps, 2),
+        'raw_invoke_ms': round(raw_ms, 3),
+        'raw_paced_invoke_ms': round(paced_ms, 3),
+        'raw_fps': round(1000.0 / raw_ms, 2),
+        'throughput_ratio': round(fps * raw_ms / 1000.0, 3),
+        # From the node's own diagnostics (its last 300 frames).
+        'node_invoke_ms_p50': number('inference ms p50'),
+        # Share of the worker's time spent in invoke(): 1.0 = the node adds nothing between
+        # inferences. Unlike the ratio to raw, immune to invoke() itself running slower
+        # because the camera process competes for the same cores.
+        'worker_invoke_share': rounded(fps * number('inference ms p50') / 1000.0)
+        if number('inference ms p50') else None,
+        'node_overhead_ms_p50': number('overhead ms p50'),
+        'node_overhead_ms_p95': number('overhead ms p95'),
+        'latency_ms': {k: rounded(v, 2) for k, v in percentiles(ages).items()},
+        'latency_p95_over_invoke': rounded(p95 / raw_ms if ages else None),
+        'latency_p95_over_paced_invoke': rounded(p95 / paced_ms if ages else None),
+        'latency_p95_over_node_invoke': rounded(p95 / number('inference ms p50'))
+        if ages and number('inference ms p50') else None,
+        # Drift check: the newest frame is always the one processed, so the last outputs of
+        # a phase must be as young as the first ones.
+        'age_p95_first_third_ms': rounded(float(np.percentile(ages[:third], 95)), 2)
+        if ages else None,
+        'age_p95_last_third_ms': rounded(float(np.percentile(ages[-third:], 95)), 2)
+        if ages else None,
+        'node_cpu_cores': round(cpu, 3),
+        'publisher_cpu_cores': round(cores('publisher_cpu_s'), 3),
+        # Everything else on the machine (other users): it competes for the same 2 cores.
+        'other_cpu_cores': round(cores('machine_busy_s') - cpu - cores('publisher_cpu_s')
+                                 - cores('bench_cpu_s'), 2),
+        'node_cpu_ms_per_frame': round(1000.0 * cpu / fps, 2) if fps else None,
+        'rss_mb': round(end['node_mem_mb'].get('rss', float('nan')), 1),
+        'counters': counts,
+        'dropped_share': round(counts.get('frames dropped', 0) /
+                               max(counts.get('frames received', 0), 1), 3),
+        '_ages': [round(a, 2) for a in ages],
+    }
+
+
+def node_cases(observer: Observer, reference: RawModel, frames: dict[str, list[np.ndarray]],
+               model: str, threads: int, transport: str, plan: list[tuple[str, int]],
+               args) -> tuple[dict, list[dict]]:
+    """Start the node, play ``plan`` [(size, rate), ...] through it, stop it.
+
+    Between phases (publisher paused, node idle) the node's counters are read and the raw
+    invoke() rate is measured for the next phase's size, so every phase has a reference
+    taken just before and just after it.
+    """
+    phases = [{'name': f'{model}/{threads}/{transport}/{size}/{rate}', 'size': size,
+               'rate': rate, 'warmup': args.warmup, 'duration': args.duration}
+              for size, rate in plan]
+    spec = {'transport': transport, 'frames': args.frames, 'gap': 0.5, 'phases': phases}
+    snapshots: list[dict | None] = []
+    raws: list[dict] = []  # raws[i]: measured before phase i, at the size of phase i/i-1
+    raw_seconds = 0.5 if args.quick else 1.0
+
+    def between(index: int) -> None:
+        # Trailing outputs, then a diagnostics message newer than all of them.
+        observer.spin_for(0.4)
+        count = len(observer.diagnostics)
+        observer.spin_until(lambda: len(observer.diagnostics) > count, 2.0)
+        snapshots.append(observer.diagnostics[-1][1] if observer.diagnostics else None)
+        measured = {}
+        for size in {plan[i][0] for i in (index - 1, index) if 0 <= i < len(plan)}:
+            measured[size] = reference.measure(frames[size][0], raw_seconds)
+        raws.append(measured)
+
+    node = NodeUnderTest(model, threads, transport)
+    try:
+        events = run_phases(observer, node, spec, between)
+        memory = node.memory_mb()
+    finally:
+        code, output, took = node.stop(signal.SIGINT)
+    results = []
+    for i, (window, (size, rate)) in enumerate(zip(phase_windows(events), plan, strict=True)):
+        case = {'model': model, 'threads': threads, 'transport': transport, 'size': size,
+                'target_rate_hz': rate}
+        case.update(measure_phase(observer, window, snapshots[i], snapshots[i + 1],
+                                  [raws[i][size], raws[i + 1][size]]))
+        results.append(case)
+        lat = case['latency_ms']
+        print(f"  {model:9s} t{threads} {transport:4s} {size:9s} {rate:3d} Hz: "
+              f"{case['processed_fps']:6.1f} fps (raw {case['raw_fps']:.1f}, "
+              f"x{case['throughput_ratio']:.2f}; node invoke {case['node_invoke_ms_p50']} ms,"
+              f" raw {case['raw_invoke_ms']:.1f} / paced {case['raw_paced_invoke_ms']:.1f}), "
+              f"latency p50/p95 {lat['p50'] or 0:.1f}/{lat['p95'] or 0:.1f} ms, cpu "
+              f"{case['node_cpu_cores']:.2f} (publisher {case['publisher_cpu_cores']:.2f}, "
+              f"others {case['other_cpu_cores']:.2f}), "
+              f"dropped {case['counters'].get('frames dropped')}, "
+              f"lost {case['counters'].get('frames lost upstream')}", file=sys.stderr,
+              flush=True)
+    raw_log = [{'model': model, 'threads': threads, 'size': size, **r}
+               for gap in raws for size, r in gap.items()]
+    return ({'model': model, 'threads': threads, 'transport': transport,
+             'peak_rss_mb': round(memory.get('hwm', float('nan')), 1),
+             'exit_code': code, 'traceback': 'Traceback' in output,
+             'stop_s': round(took, 2), 'phases': results}, raw_log)
+
+
+def plan_for(size: str, transport: str, primary: bool, raw_fps: float,
+             quick: bool, rates: list[int] | None = None) -> list[tuple[str, int]]:
+    if rates:
+        return [(size, r) for r in rates]
+    rates = {CAMERA_RATE, saturating_rate(raw_fps)}
+    if primary and size == TARGET_SIZE and transport == 'raw' and not quick:
+        rates |= set(SWEEP_RATES)
+    return [(size, r) for r in sorted(rates)]
+
+
+# ---- report -----------------------------------------------------------------------------------
+
+def markdown(report: dict) -> str:
+    lines = ['| model | threads | transport | size | input Hz | node fps | raw invoke fps '
+             '| node / raw | node invoke ms | worker in invoke | latency p50 / p95 / p99 ms '
+             '| p95 / raw invoke | p95 / node invoke | dropped | lost | CPU node / others |',
+             '|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+    for run in report['runs']:
+        for c in run['phases']:
+            lat = c['latency_ms']
+            lat_text = ' / '.join(f'{lat[k]:.1f}' if lat[k] is not None else '-'
+                                  for k in ('p50', 'p95', 'p99'))
+            lines.append(
+                f"| {c['model']} | {c['threads']} | {c['transport']} | {c['size']} "
+                f"| {c['rate_hz']:.0f} | {c['processed_fps']:.1f} | {c['raw_fps']:.1f} "
+                f"| {c['throughput_ratio']:.2f} | {c['node_invoke_ms_p50'] or 0:.1f} "
+                f"| {c['worker_invoke_share'] or 0:.2f} | {lat_text} "
+                f"| {c['latency_p95_over_invoke'] or 0:.2f} "
+                f"| {c['latency_p95_over_node_invoke'] or 0:.2f} "
+                f"| {c['counters'].get('frames dropped', '-')} "
+                f"| {c['counters'].get('frames lost upstream', '-')} "
+                f"| {c['node_cpu_cores']:.2f} / {c['other_cpu_cores']:.2f} |")
+    lines += ['', '| model | threads | transport | peak RSS MB | exit |',
+              '|---|---:|---|---:|---|']
+    for run in report['runs']:
+        lines.append(f"| {run['model']} | {run['threads']} | {run['transport']} "
+                     f"| {run['peak_rss_mb']:.0f} | {run['exit_code']}"
+                     f"{' TRACEBACK' if run['traceback'] else ''} |")
+    if report['inprocess']:
+        keys = list(report['inprocess'][0]['parts_ms_median'])
+        lines += ['', '| model | size | node pre+post ms p50 / p95 | ' + ' | '.join(keys)
+                  + ' | rclpy take ms | JPEG decode ms |',
+                  '|---|---|---:|' + '---:|' * (len(keys) + 2)]
+        for p in report['inprocess']:
+            o = p['overhead_ms']
+            lines.append(f"| {p['model']} | {p['size']} | {o['p50']:.2f} / {o['p95']:.2f} | "
+                         + ' | '.join(f"{p['parts_ms_median'][k]:.2f}" for k in keys)
+                         + f" | {p['take_ms_median']:.2f} | {p['jpeg_decode_ms_median']:.2f} |")
+    return '\n'.join(lines)
+
+
+def verdicts(report: dict) -> list[str]:
+    out = []
+    phases = [c for run in report['runs'] for c in run['phases']]
+    for c in phases:
+        where = (f"{c['model']} t{c['threads']} {c['transport']} {c['size']} "
+                 f"@{c['rate_hz']:.0f} Hz")
+        if c['rate_hz'] >= 1.1 * c['raw_fps']:  # the input outpaces the model
+            ok = c['throughput_ratio'] >= TARGET_RATIO
+            out.append(f"throughput {where}: {c['throughput_ratio']:.2f}x raw "
+                       f"({'meets' if ok else 'MISSES'} >= {TARGET_RATIO}; worker in invoke "
+                       f"{c['worker_invoke_share'] or 0:.2f})")
+        elif c['dropped_share'] > 0.1:  # the node fell behind though the model would not
+            out.append(f"node-bound {where}: {c['processed_fps']:.0f} fps = "
+                       f"{c['throughput_ratio']:.2f}x raw, {c['dropped_share']:.0%} dropped "
+                       f"(worker in invoke {c['worker_invoke_share'] or 0:.2f}, node invoke "
+                       f"{c['node_invoke_ms_p50']} vs raw {c['raw_invoke_ms']:.1f} ms)")
+    for p in report['inprocess']:
+        if p['size'] == TARGET_SIZE:
+            v = p['overhead_ms']['p50']
+            live = [c['node_overhead_ms_p50'] for c in phases
+                    if (c['model'], c['transport'], c['size'], c['target_rate_hz']) ==
+                    (p['model'], 'raw', TARGET_SIZE, CAMERA_RATE)]
+            out.append(f"pre+post {p['model']} {p['size']} raw: {v:.2f} ms in process, "
+                       f"{', '.join(str(x) for x in live)} ms live at 30 Hz "
+                       f"({'meets' if v <= TARGET_OVERHEAD_MS else 'MISSES'} <= "
+                       f'{TARGET_OVERHEAD_MS} ms)')
+    for c in phases:
+        if c['target_rate_hz'] == CAMERA_RATE and c['latency_p95_over_invoke'] is not None:
+            ratio = c['latency_p95_over_node_invoke'] or float('nan')
+            ok = ratio <= TARGET_LATENCY_RATIO
+            out.append(f"latency {c['model']} t{c['threads']} {c['transport']} {c['size']} "
+                       f"@30 Hz: p95 {c['latency_ms']['p95']:.1f} ms = {ratio:.2f}x the "
+                       f"node's invoke ({c['latency_p95_over_invoke']:.2f}x back-to-back raw, "
+                       f"{c['latency_p95_over_paced_invoke']:.2f}x raw paced at 30 Hz; "
+                       f"{'meets' if ok else 'MISSES'} <= {TARGET_LATENCY_RATIO}x); age p95 "
+                       f"first / last third {c['age_p95_first_third_ms']} / "
+                       f"{c['age_p95_last_third_ms']} ms")
+    for run in report['runs']:
+        if run['model'] == 'multipose':
+            ok = run['peak_rss_mb'] <= TARGET_RSS_MB
+            out.append(f"peak RSS multipose t{run['threads']} {run['transport']}: "
+                       f"{run['peak_rss_mb']:.0f} MB ({'meets' if ok else 'MISSES'} <= "
+                       f'{TARGET_RSS_MB:.0f} MB)')
+    return out
+
+
+def plot(report: dict, doc: pathlib.Path) -> list[pathlib.Path]:
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    colours = {'lightning': '#4c72b0', 'thunder': '#dd8452', 'multipose': '#55a868'}
+    written = []
+    phases = [c for run in report['runs'] for c in run['phases']]
+    title = (f"{report['machine']['cpu']}, {report['machine']['cpus']} CPUs"
+             f"{', QUICK' if report['quick'] else ''}")
+
+    # Latency distribution at the camera rate, one panel per transport, primary threads.
+    primary = report['threads'][0]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for ax, transport in zip(axes, TRANSPORTS, strict=True):
+        for c in phases:
+            if (c['threads'], c['transport'], c['target_rate_hz']) != \
+                    (primary, transport, CAMERA_RATE) or not c['_ages']:
+                continue
+            ages = np.sort(c['_ages'])
+            style = {'640x480': ':', '1280x720': '-', '1920x1080': '--'}.get(c['size'], '-')
+            ax.plot(ages, np.arange(1, len(ages) + 1) / len(ages), style,
+                    color=colours[c['model']], label=f"{c['model']} {c['size']}")
+            if c['size'] == TARGET_SIZE or len(report['sizes']) == 1:
+                ax.axvline(c['raw_invoke_ms'] * TARGET_LATENCY_RATIO,
+                           color=colours[c['model']], alpha=0.35, linewidth=4)
+        ax.set_xscale('log')
+        ax.set_xlabel('latency: poses receipt - image stamp (ms, log)')
+        ax.set_title(f'{transport} input at {CAMERA_RATE} Hz, {primary} threads')
+        ax.grid(alpha=0.3, which='both')
+        ax.legend(fontsize=7, loc='lower right')
+    axes[0].set_ylabel('fraction of frames (CDF)\nbands: 1.3x raw invoke')
+    fig.suptitle(f'movenet_node latency ({title})', fontsize=10)
+    fig.tight_layout()
+    path = doc / 'node_latency.png'
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+
+    # Throughput vs input rate at the target size, raw transport, every thread count.
+    fig, ax = plt.subplots(figsize=(8, 5))
+    size = TARGET_SIZE if TARGET_SIZE in report['sizes'] else report['sizes'][0]
+    top = 1.0
+    for model in report['models']:
+        for threads in report['threads']:
+            points = sorted((c['rate_hz'], c['processed_fps'], c['raw_fps']) for c in phases
+                            if (c['model'], c['threads'], c['transport'], c['size']) ==
+                            (model, threads, 'raw', size))
+            if not points:
+                continue
+            x, y, raw = zip(*points, strict=True)
+            style = '-o' if threads == primary else ':s'
+            ax.plot(x, y, style, color=colours[model], label=f'{model}, {threads} threads')
+            ax.axhline(float(np.mean(raw)), color=colours[model], linestyle='--',
+                       alpha=0.5 if threads == primary else 0.25)
+            top = max(top, *x)
+    ax.plot([0, top], [0, top], color='grey', linewidth=0.8, label='every frame processed')
+    ax.set_xlabel('input rate (Hz, achieved by the publisher)')
+    ax.set_ylabel('poses per second')
+    ax.set_title(f'movenet_node throughput, {size} bgr8 (dashed: raw invoke rate)\n{title}',
+                 fontsize=10)
+    ax.set_ylim(0, None)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = doc / 'node_throughput.png'
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--quick', action='store_true',
+                        help='a few seconds per case (CI smoke test; numbers are noisy)')
+    parser.add_argument('--models', default='lightning,thunder,multipose')
+    parser.add_argument('--sizes', default='640x480,1280x720,1920x1080')
+    parser.add_argument('--transports', default='raw,jpeg')
+    parser.add_argument('--threads', default='2,1',
+                        help='interpreter threads; the first gets every case, the others '
+                             f'{TARGET_SIZE} only (default 2,1)')
+    parser.add_argument('--rates', type=lambda v: [int(r) for r in v.split(',')],
+                        help='input rates in Hz for every case (default: 30 Hz, a rate '
+                             f'outpacing the model, and at {TARGET_SIZE} raw {SWEEP_RATES})')
+    parser.add_argument('--duration', type=float, default=5.0, help='seconds measured/phase')
+    parser.add_argument('--warmup', type=float, default=1.0, help='seconds before measuring')
+    parser.add_argument('--gap', type=float, default=1.2, help='idle seconds between phases')
+    parser.add_argument('--frames', type=int, default=30, help='distinct video frames cycled')
+    parser.add_argument('--profile', action='store_true', help='cProfile the worker in process')
+    parser.add_argument('--domain', type=int, default=None, help='ROS_DOMAIN_ID (default 40-60)')
+    parser.add_argument('--out', type=pathlib.Path, default=RESULTS)
+    parser.add_argument('--doc', type=pathlib.Path, default=DOC, help='where plots go')
+    args = parser.parse_args(argv)
+    models = args.models.split(',')
+    sizes = args.sizes.split(',')
+    transports = args.transports.split(',')
+    threads_list = [int(t) for t in args.threads.split(',')]
+    if args.quick:
+        args.duration, args.warmup, args.gap, args.frames = 2.0, 0.5, 1.0, 10
+        threads_list = threads_list[:1]
+    for name, values, allowed in (('models', models, MODES), ('transports', transports,
+                                                              TRANSPORTS)):
+        if not set(values) <= set(allowed):
+            parser.error(f'--{name}: choose from {", ".join(allowed)}')
+    for size in sizes:
+        parse_size(size)
+
+    domain = use_private_domain(args.domain)
+    started = time.time()
+    info = machine()
+    source = load_frames(args.frames)
+    import cv2
+
+    frames = {s: [cv2.resize(f, parse_size(s), interpolation=cv2.INTER_AREA) for f in source]
+              for s in sizes}
+    observer = Observer()
+    runs, raw_log = [], []
+    try:
+        for model in models:
+            for threads in threads_list:
+                primary = threads == threads_list[0]
+                run_sizes = sizes if primary else [s for s in sizes if s == TARGET_SIZE] or \
+                    sizes[:1]
+                reference = RawModel(model, threads)
+                for transport in transports:
+                    plan = [case for size in run_sizes for case in plan_for(
+                        size, transport, primary,
+                        1000.0 / reference.measure(frames[size][0], 0.5)['hot']['mean'],
+                        args.quick, args.rates)]
+                    print(f'{model}, {threads} threads, {transport}: {len(plan)} phases',
+                          file=sys.stderr, flush=True)
+                    run, raws = node_cases(observer, reference, frames, model, threads,
+                                           transport, plan, args)
+                    runs.append(run)
+                    raw_log += raws
+        inprocess = []
+        if 'raw' in transports:
+            for model in models:
+                for size in sizes:
+                    inprocess.append(inprocess_profile(
+                        model, size, frames[size], 20 if args.quick else 100, args.profile))
+    finally:
+        observer.close()
+
+    report = {
+        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+        'machine': info | {'loadavg_after': [round(v, 2) for v in os.getloadavg()]},
+        'quick': args.quick, 'domain': domain, 'models': models, 'sizes': sizes,
+        'transports': transports, 'threads': threads_list, 'duration_s': args.duration,
+        'warmup_s': args.warmup, 'elapsed_s': round(time.time() - started, 1),
+        'targets': {'throughput_ratio': TARGET_RATIO, 'overhead_ms_1280x720': TARGET_OVERHEAD_MS,
+                    'latency_p95_over_invoke': TARGET_LATENCY_RATIO,
+                    'peak_rss_mb_multipose': TARGET_RSS_MB},
+        'raw_invoke': raw_log,
+        'runs': runs,
+        'inprocess': inprocess,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.doc.mkdir(parents=True, exist_ok=True)
+    written = plot(report, args.doc)
+    for run in runs:  # the per-frame ages stay in the JSON only as percentiles
+        for c in run['phases']:
+            c.pop('_ages')
+    (args.out / 'node.json').write_text(json.dumps(report, indent=2) + '\n')
+    text = markdown(report) + '\n\n' + '\n'.join(f'- {line}' for line in verdicts(report))
+    (args.out / 'node.md').write_text(text + '\n')
+    print(text)
+    for p in inprocess:
+        if 'cprofile' in p:
+            print(f"\ncProfile of the worker, {p['model']} {p['size']}:\n{p['cprofile']}")
+    print(f"\n{info['cpu']}, {info['cpus']} CPUs, load average before {info['loadavg'][0]}, "
+          f"after {report['machine']['loadavg_after'][0]}; {report['elapsed_s']:.0f} s. Wrote "
+          f"{args.out / 'node.json'}, {args.out / 'node.md'}, "
+          f"{', '.join(str(p) for p in written)}.")
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The node benchmarks, in versions of a few seconds, so the scripts never rot.
+
+Each script runs as its own process against the real node over real DDS, in this test
+session's private ROS domain, writing into a temporary folder. Only behaviour is asserted
+(frames answered, no crash, the report's shape), never timings: CI machines are too noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+BENCH = pathlib.Path(__file__).resolve().parent.parent / 'bench'
+
+
+def run_bench(script: str, tmp_path: pathlib.Path, *args: str, timeout: float = 180) -> str:
+    command = [sys.executable, str(BENCH / script), *args, '--out', str(tmp_path),
+               '--doc', str(tmp_path), '--domain', os.environ['ROS_DOMAIN_ID']]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, f'{" ".join(command)}\n{done.stdout}\n{done.stderr}'
+    assert 'Traceback' not in done.stderr, done.stderr
+    return done.stdout
+
+
+def test_node_bench_quick(tmp_path):
+    out = run_bench('node.py', tmp_path, '--quick', '--sizes', '640x480', '--models',
+                    'lightning')
+    report = json.loads((tmp_path / 'node.json').read_text())
+    assert {'machine', 'targets', 'raw_invoke', 'runs', 'inprocess'} <= set(report)
+    assert [run['transport'] for run in report['runs']] == ['raw', 'jpeg']
+    for run in report['runs']:
+        assert run['exit_code'] == 0 and not run['traceback'], run
+        assert run['peak_rss_mb'] > 0
+        assert run['phases'], run
+        for phase in run['phases']:
+            assert phase['outputs'] > 0, phase  # the node answered frames in every phase
+            assert phase['people_mean'] > 0  # people in the demo video were found
+            assert {'processed_fps', 'raw_fps', 'throughput_ratio', 'latency_ms',
+                    'node_cpu_cores', 'rss_mb', 'counters'} <= set(phase)
+            assert {'p50', 'p95', 'p99'} <= set(phase['latency_ms'])
+            counts = phase['counters']
+            assert counts['frames processed'] + counts['frames dropped'] == \
+                counts['frames received']
+    [profile] = report['inprocess']
+    assert profile['overhead_ms']['p50'] > 0 and profile['take_ms_median'] > 0
+    for plot in ('node_latency.png', 'node_throughput.png'):
+        assert (tmp_path / plot).stat().st_size > 10_000
+    assert '| lightning | 2 | raw | 640x480 |' in out  # the Markdown table
+    assert '| lightning | 2 | raw | 640x480 |' in (tmp_path / 'node.md').read_text()
+
+
+def test_faults_quick(tmp_path):
+    run_bench('load.py', tmp_path, 'faults', '--count', '200')
+    report = json.loads((tmp_path / 'load_faults.json').read_text())
+    assert report['checks'] and all(report['checks'].values()), report['checks']
+    for run in report['runs']:
+        assert run['bad_sent'] == 200
+        assert run['good_sent'] > 0 and run['good_answered'] == run['good_sent']
+        # Most bad messages reach the node's checks (the rest are replaced by newer ones).
+        assert run['bad_rejected_by_node'] > 0
+        assert not run['node_died'] and run['clean']
+
+
+def test_burst_quick(tmp_path):
+    run_bench('load.py', tmp_path, 'burst', '--duration', '3', '--model', 'lightning')
+    report = json.loads((tmp_path / 'load_burst.json').read_text())
+    assert report['checks'] and all(report['checks'].values()), report['checks']
+    assert report['outputs'] > 0 and report['published'] > 0
+    assert report['peak_rss_mb'] > 0 and report['in_stamp_order']
+    assert (tmp_path / 'node_burst.png').stat().st_size > 10_000
