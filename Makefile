@@ -6,7 +6,7 @@ SHELL := /bin/bash
 ENV := source tools/env.sh &&
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test lint pytest bench clean distclean
+.PHONY: help setup demo test lint pytest bench bench-node clean distclean
 MODE ?= singlepose_lightning
 RATE ?= 15
 
@@ -18,6 +18,7 @@ help:
 	@echo 'make test    setup, then ruff and the whole test suite (real models, real DDS)'
 	@echo 'make lint    ruff only'
 	@echo 'make bench   benchmarks (bench/): core overhead vs raw invoke()'
+	@echo 'make bench-node  the node over DDS vs raw invoke() (about 10 minutes)'
 	@echo 'make clean   remove build/, install/, log/ (keeps .venv/ and fetched media)'
 
 setup:
@@ -28,6 +29,9 @@ demo: setup
 
 bench: setup
 	@$(ENV) python bench/core.py
+
+bench-node: setup
+	@$(ENV) python bench/node.py
 
 lint: setup
 	@$(ENV) ruff check .

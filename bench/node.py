@@ -463,6 +463,7 @@ def plot(report: dict, doc: pathlib.Path) -> list[pathlib.Path]:
 
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     colours = {'lightning': '#4c72b0', 'thunder': '#dd8452', 'multipose': '#55a868'}
     written = []
@@ -486,6 +487,9 @@ def plot(report: dict, doc: pathlib.Path) -> list[pathlib.Path]:
                 ax.axvline(c['raw_invoke_ms'] * TARGET_LATENCY_RATIO,
                            color=colours[c['model']], alpha=0.35, linewidth=4)
         ax.set_xscale('log')
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f'{v:g}'))
+        ax.xaxis.set_minor_formatter(FuncFormatter(
+            lambda v, _: f'{v:g}' if str(round(v))[0] in '2358' else ''))
         ax.set_xlabel('latency: poses receipt - image stamp (ms, log)')
         ax.set_title(f'{transport} input at {CAMERA_RATE} Hz, {primary} threads')
         ax.grid(alpha=0.3, which='both')
