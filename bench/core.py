@@ -36,6 +36,7 @@ import statistics
 import sys
 import time
 
+from common import load_frames  # bench/common.py: this script runs as bench/core.py
 import cv2
 import numpy as np
 
@@ -44,30 +45,12 @@ from movenet_ros.geometry import letterbox_region, warp_to_input
 from movenet_ros.model import MoveNetModel
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-VIDEO = REPO / '.cache' / 'media' / 'demo.mp4'
 MODELS = ('lightning', 'thunder', 'multipose')
 SIZES = ((640, 480), (1280, 720), (1920, 1080))  # (width, height)
 TARGET_OVERHEAD_MS = 1.5       # per 1280x720 frame
 TARGET_THROUGHPUT_RATIO = 0.95
 TARGET_SIZE = (1280, 720)
 BLOCK = 10  # raw and core runs alternate in blocks of this many calls
-
-
-def load_frames(count: int) -> list[np.ndarray]:
-    """The first ``count`` frames of the demo video (BGR), in order: a real video stream."""
-    if not VIDEO.is_file():
-        sys.exit(f'{VIDEO} is missing: run `make setup` first (it fetches the demo footage)')
-    capture = cv2.VideoCapture(str(VIDEO))
-    frames = []
-    while len(frames) < count:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
-    if not frames:
-        sys.exit(f'cannot decode {VIDEO}')
-    return frames
 
 
 def machine() -> dict:
