@@ -30,13 +30,15 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
+from std_msgs.msg import Header
 
-from movenet_ros.image_conversion import image_to_array
+from movenet_ros.image_conversion import array_to_image_msg, image_to_array
 from movenet_ros.msg import PersonPoseArray
 from movenet_ros.pose_messages import pose_array_to_dict
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MODES = ('singlepose_lightning', 'singlepose_thunder', 'multipose')
+WARM_UP_FRAME = 'demo_warm_up'  # frame_id of the black image that checks the node's outputs
 
 
 def executable(name: str) -> str:
@@ -55,6 +57,7 @@ class Recorder:
         self.latency_ms: list[float] = []
         self.last_message = time.monotonic()
         self.node_stats: dict[str, str] = {}
+        self.warm_up_answers: set[str] = set()
         self.first_stamp: float | None = None
         self.last_stamp = 0.0
         self.video_frames = 0
@@ -70,6 +73,9 @@ class Recorder:
         self.clock = node.get_clock()
 
     def on_poses(self, msg: PersonPoseArray) -> None:
+        if msg.header.frame_id == WARM_UP_FRAME:
+            self.warm_up_answers.add('poses')
+            return
         now = self.clock.now().nanoseconds
         stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
         self.latency_ms.append((now - stamp) / 1e6)
@@ -79,6 +85,9 @@ class Recorder:
         self.last_message = time.monotonic()
 
     def on_image(self, msg: Image) -> None:
+        if msg.header.frame_id == WARM_UP_FRAME:
+            self.warm_up_answers.add('image_annotated')
+            return
         image, order = image_to_array(msg)
         bgr = image[..., ::-1] if order == 'rgb' else image
         if self.writer is None:
@@ -137,15 +146,29 @@ def main() -> int:
         '--params-file', str(ROOT / 'config' / f'{args.mode}.yaml'),
         '-p', 'diagnostics_period:=0.5'])
     publisher = None
+    baseline: dict[str, str] = {}
     started = time.monotonic()
     try:
         # Play only once the node's outputs reach this recorder, or the first seconds of
-        # the video would be processed with nobody recording them.
-        while not all(s.get_publisher_count() for s in recorder.subscriptions):
-            executor.spin_once(timeout_sec=0.05)
+        # the video would be processed with nobody recording them. Discovery is not
+        # symmetric, so a black image is sent until the node's answers come back.
+        warm_up_pub = node.create_publisher(Image, 'image', 1)
+        warm_up = array_to_image_msg(np.zeros((64, 64, 3), np.uint8), 'bgr8',
+                                     Header(frame_id=WARM_UP_FRAME))
+        while recorder.warm_up_answers != {'poses', 'image_annotated'}:
+            warm_up_pub.publish(warm_up)
+            deadline = time.monotonic() + 0.3
+            while time.monotonic() < deadline:
+                executor.spin_once(timeout_sec=0.05)
             if movenet.poll() is not None or time.monotonic() - started > 60:
                 print('demo: movenet_node did not come up', file=sys.stderr)
                 return 1
+        node.destroy_publisher(warm_up_pub)
+        # The node's counters after the warm-up, subtracted from the final ones.
+        deadline = time.monotonic() + 1.2  # more than two diagnostics periods
+        while time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        baseline = dict(recorder.node_stats)
         # The publisher waits until the node (and this recorder) subscribe, so nothing is lost
         # to start-up, then plays the video once at its own frame rate.
         publisher = subprocess.Popen([
@@ -184,7 +207,11 @@ def main() -> int:
 
     def stat(key: str) -> float | int | None:
         value = node.get(key, '')
-        return None if value == '' else (float(value) if '.' in value else int(value))
+        if value == '':
+            return None
+        if '.' in value:
+            return float(value)
+        return int(value) - int(baseline.get(key) or 0)  # counters: without the warm-up
 
     summary = {
         'mode': args.mode,
