@@ -20,6 +20,7 @@ for large images (without it most HD frames never reach a best-effort subscriber
 from __future__ import annotations
 
 from collections.abc import Callable
+import contextlib
 from dataclasses import dataclass, field
 import json
 import os
@@ -130,6 +131,17 @@ def machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / CLOCK_TICK
 
 
+def own_cpu_seconds() -> dict[int, float]:
+    """CPU seconds of this process and each of its children (the node, the camera) so far."""
+    children = []
+    for task in pathlib.Path('/proc/self/task').iterdir():
+        with contextlib.suppress(OSError):
+            children += (task / 'children').read_text().split()
+    own = {int(pid): cpu_seconds(int(pid)) for pid in children}
+    own[os.getpid()] = time.process_time()
+    return {pid: v for pid, v in own.items() if v == v}
+
+
 # ---- the node under test ------------------------------------------------------------------
 
 def node_executable() -> pathlib.Path:
@@ -202,7 +214,9 @@ class NodeUnderTest:
 
 
 class Sampler:
-    """Samples the node's memory and CPU time every ``period`` seconds in a thread."""
+    """Samples the node's memory and CPU time every ``period`` seconds in a thread, and the
+    CPU time everything else on the machine used ('other_s': not this benchmark's processes).
+    """
 
     def __init__(self, node: NodeUnderTest, period: float = 0.5) -> None:
         self.samples: list[dict] = []
@@ -212,9 +226,15 @@ class Sampler:
         self._thread.start()
 
     def _run(self) -> None:
+        busy, own, other = machine_busy_seconds(), own_cpu_seconds(), 0.0
         while not self._stop.is_set() and self._node.alive():
+            now_busy, now_own = machine_busy_seconds(), own_cpu_seconds()
+            # Per process, so a child starting or exiting does not count as someone else.
+            ours = sum(v - own[pid] for pid, v in now_own.items() if pid in own)
+            other += max(0.0, now_busy - busy - ours)
+            busy, own = now_busy, now_own
             self.samples.append({'t': time.time(), 'cpu_s': self._node.cpu_seconds(),
-                                 **self._node.memory_mb()})
+                                 'other_s': other, **self._node.memory_mb()})
             self._stop.wait(self._period)
 
     def stop(self) -> list[dict]:

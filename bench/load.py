@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import pathlib
@@ -105,6 +106,10 @@ def stream(args, name: str, rate: float, duration: float, markers: bool) -> dict
         'ages': [(round((o.recv_ns / 1e9) - t0, 3), round(o.age_ms, 2)) for o in outputs],
         'rss': [(round(s['t'] - t0, 2), round(s.get('rss', float('nan')), 2)) for s in samples],
         'cpu': [(round(s['t'] - t0, 2), s['cpu_s']) for s in samples],
+        # Cores used by other processes on the machine (other users), per sample interval.
+        'others': [(round(b['t'] - t0, 2), round((b['other_s'] - a['other_s']) /
+                                                 max(b['t'] - a['t'], 1e-6), 3))
+                   for a, b in itertools.pairwise(samples)],
         'diagnostics': [(round(t - t0, 2), {k: d[k] for k in (
             'frames received', 'frames processed', 'frames dropped', 'frames lost upstream',
             'inference ms p50', 'inference ms p95')})
@@ -114,6 +119,15 @@ def stream(args, name: str, rate: float, duration: float, markers: bool) -> dict
         'peak_rss_mb': round(memory.get('hwm', float('nan')), 1),
         'stop_s': round(took, 2), **clean_exit(code, output),
     }
+
+
+def other_load(run: dict) -> dict:
+    """How busy the rest of the machine was: other users' work skews every number."""
+    values = [v for _, v in run['others']]
+    if not values:
+        return {}
+    return {'mean': round(float(np.mean(values)), 3), 'max': round(float(np.max(values)), 3),
+            'share_of_time_above_0.25': round(float(np.mean(np.array(values) > 0.25)), 3)}
 
 
 def window(series: list[tuple[float, float]], lo: float, hi: float) -> list[float]:
@@ -162,6 +176,7 @@ def burst(args) -> dict:
         **rss_summary(run, min(10.0, span / 3)),
         'in_stamp_order': run['in_stamp_order'], 'exit': {k: run[k] for k in (
             'exit_code', 'traceback', 'clean', 'stop_s')},
+        'other_cpu_cores': other_load(run),
     }
     report['checks'] = {
         'node answered': run['outputs'] > 0,
@@ -173,7 +188,7 @@ def burst(args) -> dict:
     plot_timeline(run, args.doc / 'node_burst.png',
                   f"movenet_node under a {run['rate_hz']:.0f} Hz burst ({args.model}, "
                   f"{args.size} bgr8, {args.threads} threads)", invoke)
-    return report | {'timeline': {k: run[k] for k in ('rss', 'diagnostics')}}
+    return report | {'timeline': {k: run[k] for k in ('rss', 'diagnostics', 'others')}}
 
 
 def soak(args) -> dict:
@@ -194,6 +209,7 @@ def soak(args) -> dict:
         **rss_summary(run, minute),
         'in_stamp_order': run['in_stamp_order'],
         'exit': {k: run[k] for k in ('exit_code', 'traceback', 'clean', 'stop_s')},
+        'other_cpu_cores': other_load(run),
     }
     report['checks'] = {
         'node answered': run['outputs'] > 0,
@@ -215,7 +231,7 @@ def soak(args) -> dict:
                   f"({args.model}, {args.size} bgr8, {args.threads} threads, markers "
                   'subscribed)', float(np.median(inference)) if inference else float('nan'),
                   binned=True)
-    return report | {'timeline': {'rss': run['rss']}}
+    return report | {'timeline': {'rss': run['rss'], 'others': run['others']}}
 
 
 def plot_timeline(run: dict, path: pathlib.Path, title: str, invoke_ms: float,
@@ -227,6 +243,10 @@ def plot_timeline(run: dict, path: pathlib.Path, title: str, invoke_ms: float,
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, (mem, age, rate) = plt.subplots(3, 1, figsize=(10, 8.5), sharex=True)
+    if run.get('others'):
+        busy = max(v for _, v in run['others'])
+        run['other_cpu_cores_mean'] = round(float(np.mean([v for _, v in run['others']])), 3)
+        run['other_cpu_cores_max'] = round(float(busy), 3)
     t, v = zip(*run['rss'], strict=True) if run['rss'] else ((), ())
     mem.plot(t, v, color='#4c72b0', label='VmRSS')
     mem.axhline(run['peak_rss_mb'], color='#c44e52', linestyle=':',
@@ -282,6 +302,14 @@ def plot_timeline(run: dict, path: pathlib.Path, title: str, invoke_ms: float,
         rate.plot(centres, per_second('frames dropped'), color='#c44e52', linestyle=':',
                   label='dropped by the node (a newer frame came)')
         rate.set_ylim(0, None)
+    if run.get('others'):
+        other = rate.twinx()
+        ot, ov = zip(*run['others'], strict=True)
+        other.plot(ot, ov, color='#999999', linewidth=0.8,
+                   label='CPU cores used by other processes on the machine')
+        other.set_ylabel('other processes (cores)')
+        other.set_ylim(0, 2)
+        other.legend(loc='lower right', fontsize=8)
     rate.set_ylabel('frames per second\n(node /diagnostics)')
     rate.set_xlabel('seconds since the stream started')
     rate.legend(loc='upper left', fontsize=8)
