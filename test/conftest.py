@@ -16,7 +16,9 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 os.environ['FASTRTPS_DEFAULT_PROFILES_FILE'] = str(REPO / 'config' / 'fastdds_large_images.xml')
-os.environ['ROS_DOMAIN_ID'] = str(random.Random(os.getpid()).randint(1, 100))
+# MOVENET_TEST_DOMAIN_ID pins the domain (for several checkouts testing at once on one host).
+os.environ['ROS_DOMAIN_ID'] = (os.environ.get('MOVENET_TEST_DOMAIN_ID')
+                               or str(random.Random(os.getpid()).randint(1, 100)))
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.setdefault('RCUTILS_LOGGING_BUFFERED_STREAM', '0')
 
