@@ -5,7 +5,9 @@
     movenet-ros infer photos/ --model multipose --output annotated/
 
 Writes annotated images/videos (--output) and one JSON line per image or video frame
-(--json; '-' for stdout), shows a progress bar on videos and folders, and ends with a summary.
+(--json; '-' for stdout) followed by a summary line, shows a progress bar on videos and
+folders, and ends with a summary on stderr. A bad input is reported and counted, and never
+stops the others; bad arguments stop the run before the first frame.
 """
 
 from __future__ import annotations
@@ -13,13 +15,28 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 import json
+import math
+import os
 import pathlib
+import signal
 import sys
+import textwrap
 import time
+from typing import ClassVar
 
 import cv2
+from tqdm import tqdm
 
 from movenet_ros import __version__
+from movenet_ros.cli_plan import (
+    VIDEO_OUTPUT_SUFFIXES,
+    Job,
+    Plan,
+    UsageError,
+    check_json_target,
+    plan_inputs,
+    plan_outputs,
+)
 from movenet_ros.drawing import draw_poses
 from movenet_ros.estimator import (
     DEFAULT_KEYPOINT_THRESHOLD,
@@ -27,24 +44,153 @@ from movenet_ros.estimator import (
     DEFAULT_MIN_POSE_SCORE,
     PoseEstimator,
 )
-from movenet_ros.media import IMAGE_SUFFIXES, FrameSource, open_frame_source
+from movenet_ros.media import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    FrameSource,
+    load_image,
+    open_frame_source,
+)
 from movenet_ros.model import BUILTIN_MODELS, ModelError, MoveNetModel
 from movenet_ros.results import PoseResult
 from movenet_ros.smoothing import DEFAULT_BETA, DEFAULT_MIN_CUTOFF_HZ, PoseSmoother
 from movenet_ros.temporal import TemporalFilter
 from movenet_ros.tracking import DEFAULT_SIMILARITY, SIMILARITIES, PoseTracker
 
-VIDEO_OUTPUT_SUFFIXES = ('.mp4', '.avi', '.mkv', '.mov')
+EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+LISTED = 10  # failed or skipped inputs named in the summary (each kind); the footer has all
+
+_HELP_SECTIONS = {
+    'inputs': (
+        f'A file with an image suffix (any case: {" ".join(IMAGE_SUFFIXES)}) is read as one '
+        'image; any other file, a camera index (0) or /dev/videoN is opened as a video (GIF '
+        'too: every frame). A folder stands for the images and then the videos in it, in '
+        f'name order (videos: {" ".join(VIDEO_SUFFIXES)}); its other files, hidden entries '
+        'and, without --recursive, its sub-folders are listed as skipped. An input that '
+        'cannot be read is reported and counted, and the others are still processed.'),
+    'outputs': (
+        '--output is one file for one image input (an image suffix) or one video input '
+        f'({" ".join(VIDEO_OUTPUT_SUFFIXES)}); otherwise it is a folder, created if missing, '
+        'that gets NAME_pose.png per image and NAME_pose.mp4 per video, each keeping its path '
+        'below the deepest folder holding all inputs (a/x.png and b/x.png -> OUT/a/x_pose.png '
+        'and OUT/b/x_pose.png); inputs whose names differ only in suffix keep it '
+        '(x_jpg_pose.png, x_png_pose.png). --json writes one line per image or video frame, '
+        'then one last line {"summary": {...}}: counts, each video\'s frames_read and '
+        'frames_declared, every failed and skipped input, and the exit code.'),
+    'exit status': (
+        '0 every input was read completely; 1 an input failed, a video ended before its '
+        'declared frame count, or the run stopped on an error (what was done is kept); 2 bad '
+        'arguments, output paths or model, found before the first frame (nothing is '
+        'written); 130 interrupted (the outputs so far are closed and kept).'),
+}
+EPILOG = '\n\n'.join(f'{title}:\n' + textwrap.fill(text, 79, initial_indent='  ',
+                                                    subsequent_indent='  ',
+                                                    break_on_hyphens=False)
+                     for title, text in _HELP_SECTIONS.items())
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with errors on one line, like every other error of the command."""
+
+    def error(self, message: str) -> None:
+        self.exit(EXIT_USAGE, f'movenet-ros: error: {message} (see {self.prog} --help)\n')
+
+
+def _checked(cast: type, valid, wanted: str):
+    """An argparse ``type`` that accepts finite values passing ``valid``, else says why."""
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or not valid(value):
+            raise argparse.ArgumentTypeError(f'expected {wanted}, got {text!r}')
+        return value
+    return parse
+
+
+_THREADS = _checked(int, lambda v: v >= 1, 'an integer >= 1')
+_FRACTION = _checked(float, lambda v: 0.0 <= v <= 1.0, 'a number from 0 to 1')
+_MAX_PEOPLE = _checked(int, lambda v: 1 <= v <= 6, 'an integer from 1 to 6 (MultiPose finds '
+                       'at most 6)')
+_MULTIPOSE_SIDE = _checked(int, lambda v: 128 <= v <= 1024 and v % 32 == 0,
+                           'a multiple of 32 from 128 to 1024')
+_POSITIVE = _checked(float, lambda v: v > 0.0, 'a number > 0')
+_NON_NEGATIVE = _checked(float, lambda v: v >= 0.0, 'a number >= 0')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog='movenet-ros', description='MoveNet pose estimation on images and videos.')
+    parser.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
+    sub = parser.add_subparsers(dest='command', required=True)
+    infer = sub.add_parser('infer', help='estimate poses in images, folders and videos',
+                           description='Estimate poses in images, folders and videos.',
+                           epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    infer.add_argument('inputs', nargs='+', metavar='INPUT',
+                       help='image files, folders of images and videos, or video files')
+    infer.add_argument('--model', default='lightning',
+                       help=f'{"|".join(BUILTIN_MODELS)} or the path of a MoveNet .tflite '
+                            'file (default: lightning)')
+    infer.add_argument('--threads', type=_THREADS, default=2,
+                       help='TFLite threads, >= 1 (default: 2)')
+    infer.add_argument('--threshold', type=_FRACTION, default=DEFAULT_KEYPOINT_THRESHOLD,
+                       help='keypoint score threshold for drawing and boxes, 0-1 (%(default)s)')
+    infer.add_argument('--min-pose-score', type=_FRACTION, default=DEFAULT_MIN_POSE_SCORE,
+                       help='people with a lower pose score are not reported, 0-1 '
+                            '(%(default)s)')
+    infer.add_argument('--max-people', type=_MAX_PEOPLE, default=DEFAULT_MAX_PEOPLE,
+                       help='MultiPose: at most N people, 1-6 (%(default)s)')
+    infer.add_argument('--multipose-max-side', type=_MULTIPOSE_SIDE, default=256,
+                       help='MultiPose input: the larger side, a multiple of 32 from 128 to '
+                            '1024 (256)')
+    infer.add_argument('--output', '-o', type=pathlib.Path,
+                       help='annotated output: a file for one image or video input '
+                            '(.png/.jpg/..., .mp4/.avi/.mkv/.mov), otherwise a folder')
+    infer.add_argument('--json', metavar='PATH',
+                       help="write one JSON line per image or frame, then a summary line, to "
+                            "PATH ('-': stdout)")
+    infer.add_argument('--recursive', '-r', action='store_true',
+                       help='folders: also read the images and videos in sub-folders')
+    infer.add_argument('--track', action='store_true',
+                       help='videos: give each person an id that stays the same across frames')
+    infer.add_argument('--similarity', choices=SIMILARITIES, default=DEFAULT_SIMILARITY,
+                       help='--track: match people by keypoints (oks) or boxes (iou)')
+    infer.add_argument('--smooth', action='store_true',
+                       help='videos: One-Euro filter keypoints and boxes per person '
+                            '(implies --track)')
+    infer.add_argument('--min-cutoff', type=_POSITIVE, default=DEFAULT_MIN_CUTOFF_HZ,
+                       help='--smooth: cutoff in Hz for a still person, > 0 (%(default)s)')
+    infer.add_argument('--beta', type=_NON_NEGATIVE, default=DEFAULT_BETA,
+                       help='--smooth: cutoff increase with speed, >= 0 (%(default)s)')
+    infer.add_argument('--no-progress', action='store_true', help='no progress bars')
+    return parser
+
+
+class OutputError(RuntimeError):
+    """The --json stream cannot be written: the run stops (exit code 1)."""
 
 
 @dataclass
-class Summary:
+class Report:
+    """Counts frames, collects failed and skipped inputs, and prints them readably.
+
+    A failure is printed when it happens (above any progress bar) and again in the closing
+    summary; skipped entries only in the summary. :meth:`footer` is the JSON summary line.
+    """
+
+    model: str
+    inputs: int = 0
     frames: int = 0
     frames_with_people: int = 0
     people: int = 0
-    failed_inputs: list[str] = field(default_factory=list)
     inference_ms: float = 0.0
     total_ms: float = 0.0
+    failed: list[tuple[str, str, str]] = field(default_factory=list)  # source, message, label
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # source, reason
+    videos: list[dict] = field(default_factory=list)
+    stopped: str | None = None
+    exit_code: int = EXIT_OK
 
     def add(self, result: PoseResult, total_ms: float) -> None:
         self.frames += 1
@@ -53,67 +199,69 @@ class Summary:
         self.inference_ms += result.inference_ms
         self.total_ms += total_ms
 
-    def report(self) -> str:
-        if not self.frames:
-            return 'no frames processed'
-        return (f'{self.frames} frame(s), {self.frames_with_people} with people, '
-                f'{self.people} person detection(s) ({self.people / self.frames:.2f} per frame); '
-                f'mean inference {self.inference_ms / self.frames:.1f} ms, '
-                f'mean per frame {self.total_ms / self.frames:.1f} ms')
+    def fail(self, source: str, message: str, label: str = 'failed') -> None:
+        """Record an input that failed (or, ``label='incomplete'``, was read in part)."""
+        self.failed.append((source, message, label))
+        kind = 'warning' if label == 'incomplete' else 'error'
+        tqdm.write(f'movenet-ros: {kind}: {message}', file=sys.stderr)
+
+    def stop(self, reason: str, exit_code: int) -> None:
+        """The run ends early (Ctrl-C, a model or output failure); what was done is kept."""
+        self.stopped = reason
+        self.exit_code = exit_code
+        tqdm.write(f'movenet-ros: run stopped: {reason}; the outputs so far are closed and '
+                   'kept', file=sys.stderr)
+
+    def final_exit_code(self) -> int:
+        return self.exit_code or (EXIT_INCOMPLETE if self.failed else EXIT_OK)
+
+    def footer(self) -> dict:
+        """The JSONL footer: ``{"summary": {...}}``, always the last line of --json."""
+        return {'summary': {
+            'model': self.model, 'inputs': self.inputs, 'frames': self.frames,
+            'frames_with_people': self.frames_with_people, 'people': self.people,
+            'mean_inference_ms': round(self.inference_ms / self.frames, 2)
+            if self.frames else None,
+            'videos': self.videos,
+            'failed': [{'source': s, 'error': m} for s, m, _ in self.failed],
+            'skipped': [{'source': s, 'reason': r} for s, r in self.skipped],
+            'stopped': self.stopped,
+            'exit_code': self.final_exit_code(),
+        }}
+
+    def lines(self) -> list[str]:
+        """The closing summary: counts first, then what went wrong, one input a line."""
+        if self.frames:
+            counts = (f'{self.frames} frame(s), {self.frames_with_people} with people, '
+                      f'{self.people} person detection(s) '
+                      f'({self.people / self.frames:.2f} per frame); mean inference '
+                      f'{self.inference_ms / self.frames:.1f} ms, mean per frame '
+                      f'{self.total_ms / self.frames:.1f} ms')
+        else:
+            counts = 'no frames processed'
+        lines = [f'{self.model}: {self.inputs} input(s): {counts}']
+        tally: dict[str, int] = {}
+        for _, _, label in self.failed:
+            tally[label] = tally.get(label, 0) + 1
+        tally = [f'{n} {label}' for label, n in tally.items()]
+        if self.skipped:
+            tally.append(f'{len(self.skipped)} skipped')
+        if tally:
+            lines.append(f'movenet-ros: {", ".join(tally)} (exit code {self.final_exit_code()}):')
+        width = max([len(label) for _, _, label in self.failed]
+                    + [len('skipped')] * bool(self.skipped), default=0)
+        lines += _listed([f'  {label:<{width}}  {message}'
+                          for _, message, label in self.failed], 'failed or incomplete')
+        lines += _listed([f'  {"skipped":<{width}}  {source}: {reason}'
+                          for source, reason in self.skipped], 'skipped')
+        return lines
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog='movenet-ros', description='MoveNet pose estimation on images and videos.')
-    parser.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
-    sub = parser.add_subparsers(dest='command', required=True)
-    infer = sub.add_parser('infer', help='estimate poses in images, folders and videos')
-    infer.add_argument('inputs', nargs='+', metavar='INPUT',
-                       help='image files, folders of images, or video files')
-    infer.add_argument('--model', default='lightning',
-                       help=f'{"|".join(BUILTIN_MODELS)} or the path of a MoveNet .tflite '
-                            'file (default: lightning)')
-    infer.add_argument('--threads', type=int, default=2, help='TFLite threads (default: 2)')
-    infer.add_argument('--threshold', type=float, default=DEFAULT_KEYPOINT_THRESHOLD,
-                       help='keypoint score threshold for drawing and boxes (%(default)s)')
-    infer.add_argument('--min-pose-score', type=float, default=DEFAULT_MIN_POSE_SCORE,
-                       help='people with a lower pose score are not reported (%(default)s)')
-    infer.add_argument('--max-people', type=int, default=DEFAULT_MAX_PEOPLE,
-                       help='MultiPose: at most N people (%(default)s)')
-    infer.add_argument('--multipose-max-side', type=int, default=256,
-                       help='MultiPose input: the larger side, a multiple of 32 (256)')
-    infer.add_argument('--output', '-o', type=pathlib.Path,
-                       help='annotated output: a file for one image or video input '
-                            '(.jpg/.png, .mp4/.avi), otherwise a folder')
-    infer.add_argument('--json', metavar='PATH',
-                       help="write one JSON line per image or frame to PATH ('-': stdout)")
-    infer.add_argument('--track', action='store_true',
-                       help='videos: give each person an id that stays the same across frames')
-    infer.add_argument('--similarity', choices=SIMILARITIES, default=DEFAULT_SIMILARITY,
-                       help='--track: match people by keypoints (oks) or boxes (iou)')
-    infer.add_argument('--smooth', action='store_true',
-                       help='videos: One-Euro filter keypoints and boxes per person '
-                            '(implies --track)')
-    infer.add_argument('--min-cutoff', type=float, default=DEFAULT_MIN_CUTOFF_HZ,
-                       help='--smooth: cutoff in Hz for a still person (%(default)s)')
-    infer.add_argument('--beta', type=float, default=DEFAULT_BETA,
-                       help='--smooth: cutoff increase with speed (%(default)s)')
-    infer.add_argument('--no-progress', action='store_true', help='no progress bars')
-    return parser
-
-
-def output_path(output: pathlib.Path | None, source: FrameSource, single_input: bool
-                ) -> pathlib.Path | None:
-    """Where the annotated version of ``source`` (or of the current image) goes."""
-    if output is None:
-        return None
-    suffix = output.suffix.lower()
-    if single_input and source.kind != 'images' and suffix in VIDEO_OUTPUT_SUFFIXES:
-        return output
-    if single_input and source.frame_count == 1 and suffix in IMAGE_SUFFIXES:
-        return output
-    output.mkdir(parents=True, exist_ok=True)
-    return output
+def _listed(lines: list[str], what: str) -> list[str]:
+    if len(lines) <= LISTED:
+        return lines
+    more = f'  ... and {len(lines) - LISTED} more {what} (the --json summary line lists all)'
+    return [*lines[:LISTED], more]
 
 
 def make_temporal_filter(args) -> TemporalFilter:
@@ -126,100 +274,248 @@ def make_temporal_filter(args) -> TemporalFilter:
     return TemporalFilter(tracker, smoother)
 
 
-def run_source(source: FrameSource, estimator: PoseEstimator, temporal: TemporalFilter, args,
-               summary: Summary, json_out, single_input: bool) -> None:
-    out = output_path(args.output, source, single_input)
-    stills = source.kind == 'images'
-    estimator.reset()  # a new video starts without the previous one's crop and tracks
-    temporal.reset()
-    writer = None
-    progress = None
-    if not args.no_progress and source.frame_count != 1:
-        from tqdm import tqdm
-        progress = tqdm(total=source.frame_count, desc=pathlib.Path(source.name).name,
-                        unit='image' if stills else 'frame', leave=False, file=sys.stderr)
-    try:
-        for index, image in enumerate(source):
-            path = source.paths[index] if stills else pathlib.Path(source.name)
-            if stills:
-                estimator.reset()  # unrelated stills: no crop carried over
-            start = time.perf_counter()
-            result = estimator.estimate(image, channel_order='bgr')
-            if not stills:  # stills are unrelated: nothing to track across them
-                result = temporal.update(result, index / source.fps)
-            summary.add(result, (time.perf_counter() - start) * 1e3)
-            if json_out is not None:
-                record = {'source': str(path), 'frame': index}
-                if not stills:
-                    record['time_s'] = round(index / source.fps, 4)
-                record.update(result.to_dict())
-                json_out.write(json.dumps(record) + '\n')
-            if out is not None:
-                annotated = draw_poses(image.copy(), result.poses,
-                                       estimator.keypoint_threshold, channel_order='bgr')
-                if not stills:
-                    if writer is None:
-                        target = out if out.suffix else out / f'{path.stem}_pose.mp4'
-                        writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*'mp4v'),
-                                                 source.fps, annotated.shape[1::-1])
-                        if not writer.isOpened():
-                            raise ValueError(f'cannot write video {target}')
-                    writer.write(annotated)
-                else:
-                    target = out if out.suffix else out / f'{path.stem}_pose.png'
-                    if not cv2.imwrite(str(target), annotated):
-                        raise ValueError(f'cannot write image {target}')
-            if progress is not None:
-                progress.update(1)
-    finally:
-        if writer is not None:
-            writer.release()
-        if progress is not None:
-            progress.close()
+class StopRequest(Exception):  # noqa: N818 (a request, not an error)
+    """Ctrl-C or SIGTERM asked the run to end: raised between two frames."""
+
+    def __init__(self, reason: str, exit_code: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.exit_code = exit_code
+
+
+class StopSignals:
+    """Ctrl-C and SIGTERM end the run at the next frame boundary, not inside a frame.
+
+    So the JSON lines, the annotated video and the summary all agree on the frames done, and
+    the video is finalised (playable). A second signal stops at once (KeyboardInterrupt).
+    """
+
+    SIGNALS: ClassVar[dict[int, tuple[str, int]]] = {
+        signal.SIGINT: ('interrupted (Ctrl-C)', EXIT_INTERRUPTED),
+        signal.SIGTERM: ('terminated (SIGTERM)', 128 + signal.SIGTERM)}
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        for signum in self.SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, _frame) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signum
+
+    def check(self) -> None:
+        """Raise StopRequest if a signal came since the run began."""
+        if self.received is not None:
+            raise StopRequest(*self.SIGNALS[self.received])
+
+
+class Runner:
+    """Runs the estimator over the planned jobs, writing JSON lines and annotated files.
+
+    Errors of one input are recorded in the report and the next input goes on; writers are
+    closed whatever happens, so a video cut short keeps every frame written before.
+    """
+
+    def __init__(self, estimator: PoseEstimator, temporal: TemporalFilter, report: Report,
+                 json_out, progress: bool, signals: StopSignals) -> None:
+        self.signals = signals
+        self.estimator = estimator
+        self.temporal = temporal
+        self.report = report
+        self.json_out = json_out
+        self.progress = progress
+
+    def run(self, plan: Plan) -> None:
+        for name, jobs in plan.groups:
+            if jobs[0].kind == 'image':
+                self.run_images(name, jobs)
+            else:
+                self.run_video(jobs[0])
+
+    def _bar(self, total: int | None, name: str, unit: str) -> tqdm:
+        return tqdm(total=total, desc=name, unit=unit, leave=False, file=sys.stderr,
+                    disable=not self.progress or total == 1)
+
+    def _emit(self, record: dict) -> None:
+        if self.json_out is None:
+            return
+        try:
+            self.json_out.write(json.dumps(record) + '\n')
+        except OSError as exc:
+            raise OutputError(f'cannot write the --json output: {exc.strerror or exc}') \
+                from exc
+
+    def run_images(self, name: str, jobs: list[Job]) -> None:
+        with self._bar(len(jobs), name, 'image') as bar:
+            for job in jobs:
+                self.signals.check()
+                self.run_image(job)
+                bar.update(1)
+
+    def run_image(self, job: Job) -> None:
+        try:
+            image = load_image(job.source)
+        except (OSError, ValueError) as exc:
+            self.report.fail(job.source, str(exc))
+            return
+        self.estimator.reset()  # unrelated stills: no crop carried over
+        start = time.perf_counter()
+        try:
+            result = self.estimator.estimate(image, channel_order='bgr')
+            self.report.add(result, (time.perf_counter() - start) * 1e3)
+            self._emit({'source': job.source, 'frame': job.index, **result.to_dict()})
+            if job.output is not None:
+                annotated = draw_poses(image, result.poses, self.estimator.keypoint_threshold,
+                                       channel_order='bgr')
+                job.output.parent.mkdir(parents=True, exist_ok=True)
+                if not cv2.imwrite(str(job.output), annotated):
+                    raise ValueError(f'cannot write image {job.output}')
+        except (OSError, ValueError, cv2.error) as exc:
+            self.report.fail(job.source, f'{job.source}: {exc}')
+
+    def run_video(self, job: Job) -> None:
+        try:
+            source = open_frame_source(job.source)
+        except (OSError, ValueError) as exc:
+            self.report.fail(job.source, str(exc))
+            return
+        declared = source.frame_count
+        entry = {'source': job.source, 'frames_read': 0, 'frames_declared': declared}
+        self.report.videos.append(entry)  # before reading: an interrupted run lists it too
+        with source:
+            self.estimator.reset()  # a new video starts without the previous one's crop
+            self.temporal.reset()  # and tracks
+            whole = self._frames(job, source, entry)
+        read = entry['frames_read']
+        if whole and declared and read < declared:
+            self.report.fail(job.source, f'{job.source}: read {read} of {declared} declared '
+                                         'frames (a truncated or damaged file); the frames '
+                                         'read are kept', label='incomplete')
+
+    def _frames(self, job: Job, source: FrameSource, entry: dict) -> bool:
+        """Process every frame of ``source``, counting them in ``entry``; False on an error."""
+        writer = None
+        try:
+            with self._bar(source.frame_count, pathlib.Path(job.source).name, 'frame') as bar:
+                for index, frame in enumerate(source):
+                    self.signals.check()
+                    start = time.perf_counter()
+                    result = self.estimator.estimate(frame, channel_order='bgr')
+                    result = self.temporal.update(result, index / source.fps)
+                    self.report.add(result, (time.perf_counter() - start) * 1e3)
+                    self._emit({'source': job.source, 'frame': index,
+                                'time_s': round(index / source.fps, 4), **result.to_dict()})
+                    if job.output is not None:
+                        writer = writer or self._writer(job.output, source.fps, frame)
+                        writer.write(draw_poses(frame, result.poses,
+                                                self.estimator.keypoint_threshold,
+                                                channel_order='bgr'))
+                    entry['frames_read'] += 1
+                    bar.update(1)
+        except (OSError, ValueError, cv2.error) as exc:
+            read = entry['frames_read']
+            self.report.fail(job.source, f'{job.source}: stopped at frame {read}: {exc}; the '
+                                         f'{read} frame(s) before it are kept')
+            return False
+        finally:
+            if writer is not None:
+                writer.release()  # finalises the file: what was written stays playable
+        return True
+
+    @staticmethod
+    def _writer(target: pathlib.Path, fps: float, frame) -> cv2.VideoWriter:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        writer = cv2.VideoWriter(str(target), cv2.VideoWriter_fourcc(*'mp4v'), fps,
+                                 (frame.shape[1], frame.shape[0]))
+        if not writer.isOpened():
+            raise ValueError(f'cannot write video {target}')
+        return writer
+
+
+def prepare(args) -> tuple[Plan, PoseEstimator, TemporalFilter]:
+    """Everything that can be refused before the first frame; raises UsageError/ModelError.
+
+    Nothing is written yet, except the output folder, created last.
+    """
+    plan = plan_inputs(args.inputs, args.recursive)
+    check_json_target(args.json)
+    output_folder = args.output is not None and not plan_outputs(args.output, plan)
+    model = MoveNetModel(args.model, num_threads=args.threads,
+                         multipose_max_side=args.multipose_max_side)
+    estimator = PoseEstimator(model, keypoint_threshold=args.threshold,
+                              min_pose_score=args.min_pose_score, max_people=args.max_people)
+    temporal = make_temporal_filter(args)
+    if output_folder:
+        try:
+            args.output.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f'--output {args.output}: cannot create it '
+                             f'({exc.strerror or exc})') from None
+    return plan, estimator, temporal
 
 
 def infer(args) -> int:
+    # Every failure is reported below, naming the input: OpenCV's own log lines would only
+    # repeat it in its internal terms.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
-        model = MoveNetModel(args.model, num_threads=args.threads,
-                             multipose_max_side=args.multipose_max_side)
-        estimator = PoseEstimator(model, keypoint_threshold=args.threshold,
-                                  min_pose_score=args.min_pose_score,
-                                  max_people=args.max_people)
-        temporal = make_temporal_filter(args)
-    except (ModelError, ValueError) as exc:
+        plan, estimator, temporal = prepare(args)
+    except (UsageError, ModelError, ValueError) as exc:
         print(f'movenet-ros: error: {exc}', file=sys.stderr)
-        return 2
-    summary = Summary()
+        return EXIT_USAGE
+    report = Report(estimator.model.name, inputs=len(plan.jobs), skipped=plan.skipped)
+    for source, message in plan.failed:
+        report.fail(source, message)
     json_out = None
     if args.json == '-':
         json_out = sys.stdout
     elif args.json:
-        json_out = open(args.json, 'w')  # noqa: SIM115 (closed below)
+        json_out = open(args.json, 'w', buffering=1)  # noqa: SIM115 (closed below)
+    signals = StopSignals()
+    runner = Runner(estimator, temporal, report, json_out, progress=not args.no_progress,
+                    signals=signals)
     try:
-        for path in args.inputs:
-            try:
-                with open_frame_source(path) as source:
-                    run_source(source, estimator, temporal, args, summary, json_out,
-                               single_input=len(args.inputs) == 1)
-            except (OSError, ValueError) as exc:
-                print(f'movenet-ros: error: {path}: {exc}', file=sys.stderr)
-                summary.failed_inputs.append(path)
+        with signals:
+            runner.run(plan)
+    except StopRequest as stop:
+        report.stop(stop.reason, stop.exit_code)
+    except KeyboardInterrupt:  # a second Ctrl-C: at once, wherever the run was
+        report.stop('interrupted (Ctrl-C twice)', EXIT_INTERRUPTED)
+    except ModelError as exc:
+        report.stop(f'model problem: {exc}', EXIT_INCOMPLETE)
+    except OutputError as exc:
+        report.stop(str(exc), EXIT_INCOMPLETE)
+        if json_out is sys.stdout:  # a closed pipe: nothing more can go there
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        json_out = None
     finally:
-        if json_out not in (None, sys.stdout):
-            json_out.close()
-    print(f'{model.name}: {summary.report()}', file=sys.stderr)
-    if summary.failed_inputs:
-        print(f'movenet-ros: {len(summary.failed_inputs)} input(s) failed: '
-              + ', '.join(summary.failed_inputs), file=sys.stderr)
-        return 1
-    return 0
+        if json_out is not None:
+            runner._emit(report.footer())
+            if json_out is not sys.stdout:
+                json_out.close()
+    for line in report.lines():
+        print(line, file=sys.stderr)
+    return report.final_exit_code()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == 'infer':
-        return infer(args)
-    return 2
+        try:
+            return infer(args)
+        except KeyboardInterrupt:  # before the first frame or after the last
+            print('movenet-ros: interrupted', file=sys.stderr)
+            return EXIT_INTERRUPTED
+    return EXIT_USAGE
 
 
 if __name__ == '__main__':

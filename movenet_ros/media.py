@@ -9,6 +9,7 @@ BGR ``uint8`` HxWx3 array, as OpenCV decodes it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 import os
 import pathlib
 import re
@@ -16,7 +17,18 @@ import re
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
+# File name suffixes (compared in lower case) of the still-image formats OpenCV's imread
+# decodes; a file with one of them is read as one image, anything else given by name is opened
+# as a video. GIF is read as a video (VideoCapture gives every frame of an animation; imread only
+# the first). A format missing from a particular OpenCV build (EXR is often left out) fails
+# with "cannot decode" rather than being passed over.
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.jpe', '.png', '.bmp', '.dib', '.webp', '.avif', '.tif',
+                  '.tiff', '.pbm', '.pgm', '.ppm', '.pnm', '.pfm', '.sr', '.ras', '.exr', '.hdr',
+                  '.pic', '.jp2')
+# The video containers a folder listing takes (a video file given by name may have any suffix
+# FFmpeg reads).
+VIDEO_SUFFIXES = ('.mp4', '.m4v', '.mov', '.avi', '.mkv', '.webm', '.mpg', '.mpeg', '.ts',
+                  '.mts', '.m2ts', '.wmv', '.flv', '.3gp', '.ogv', '.mjpeg', '.y4m', '.gif')
 # Images carry no timing, and some cameras report 0 fps: use these rates then.
 DEFAULT_IMAGE_FPS = 10.0
 DEFAULT_CAMERA_FPS = 30.0
@@ -107,7 +119,7 @@ class _CaptureSource(FrameSource):
 
 
 class _ImageFilesSource(FrameSource):
-    """Image files in name order (a folder's JPEG/PNG/BMP files, or one image).
+    """Image files in name order (a folder's images, or one image).
 
     ``paths`` lists the files; frame ``i`` of an iteration comes from ``paths[i]``.
     """
@@ -119,21 +131,14 @@ class _ImageFilesSource(FrameSource):
         self._next = 0
         self.fps = DEFAULT_IMAGE_FPS
         self.frame_count = len(paths)
-        first = self._load(paths[0])
+        first = load_image(paths[0])
         self.size = (first.shape[1], first.shape[0])
-
-    @staticmethod
-    def _load(path: pathlib.Path) -> np.ndarray:
-        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise ValueError(f'cannot decode image {path} (corrupt or not an image)')
-        return frame
 
     def read(self) -> np.ndarray | None:
         if self._next >= len(self.paths):
             return None
         self._next += 1
-        return self._load(self.paths[self._next - 1])
+        return load_image(self.paths[self._next - 1])
 
     @property
     def can_rewind(self) -> bool:
@@ -141,6 +146,85 @@ class _ImageFilesSource(FrameSource):
 
     def rewind(self) -> None:
         self._next = 0
+
+
+def is_image_path(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is read as a still image (by its suffix, in any case)."""
+    return pathlib.Path(path).suffix.lower() in IMAGE_SUFFIXES
+
+
+def load_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode one image file to BGR ``uint8``.
+
+    Raises FileNotFoundError or ValueError with a message that names the file and says why
+    (missing, unreadable, empty, not decodable), so a caller can report it and go on.
+    """
+    path = pathlib.Path(path)
+    try:
+        with path.open('rb') as file:  # the reason OpenCV would not give: permission, folder
+            empty = not file.read(1)
+    except FileNotFoundError:
+        raise FileNotFoundError(f'image {path} does not exist') from None
+    except OSError as exc:
+        raise ValueError(f'cannot read image {path}: {exc.strerror or exc}') from None
+    if empty:
+        raise ValueError(f'image {path} is an empty file (0 bytes)')
+    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if frame is None:
+        raise ValueError(f'cannot decode image {path} (corrupt, or a format this OpenCV '
+                         f'build does not read)')
+    return frame
+
+
+@dataclass
+class FolderListing:
+    """What :func:`list_folder` found: the files to read and, with reasons, the rest."""
+
+    images: list[pathlib.Path] = field(default_factory=list)
+    videos: list[pathlib.Path] = field(default_factory=list)
+    skipped: list[tuple[pathlib.Path, str]] = field(default_factory=list)
+    unreadable: list[tuple[pathlib.Path, str]] = field(default_factory=list)
+
+
+def list_folder(folder: str | os.PathLike[str], recursive: bool = False) -> FolderListing:
+    """The images and videos in ``folder`` in path order, by suffix (any case).
+
+    Everything else is listed in ``skipped`` with the reason, never dropped silently: other
+    files, hidden entries (names starting with '.'), sub-folders unless ``recursive``, and
+    links back to a folder already walked. Folders that cannot be listed go to ``unreadable``.
+    """
+    listing = FolderListing()
+    _walk(pathlib.Path(folder), recursive, listing, set())
+    return listing
+
+
+def _walk(folder: pathlib.Path, recursive: bool, listing: FolderListing,
+          walked: set[pathlib.Path]) -> None:
+    walked.add(folder.resolve())
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        listing.unreadable.append((folder, f'cannot list folder {folder}: '
+                                           f'{exc.strerror or exc}'))
+        return
+    for entry in entries:
+        if entry.name.startswith('.'):
+            listing.skipped.append((entry, "hidden (the name starts with '.')"))
+        elif entry.is_dir():
+            if not recursive:
+                listing.skipped.append((entry, 'a sub-folder (--recursive walks sub-folders)'))
+            elif entry.resolve() in walked:
+                listing.skipped.append((entry, 'a link to a folder already walked'))
+            else:
+                _walk(entry, recursive, listing, walked)
+        elif not entry.is_file():
+            listing.skipped.append((entry, 'not a regular file'))
+        elif is_image_path(entry):
+            listing.images.append(entry)
+        elif entry.suffix.lower() in VIDEO_SUFFIXES:
+            listing.videos.append(entry)
+        else:
+            listing.skipped.append((entry, 'not an image or video (by its suffix)'))
 
 
 def _open_camera(index: int, device: str) -> FrameSource:
@@ -175,13 +259,12 @@ def open_frame_source(source: str | int | os.PathLike[str]) -> FrameSource:
         raise FileNotFoundError(f'source {text} does not exist (expected a video file, an '
                                 f'image folder, an image file or a camera)')
     if path.is_dir():
-        paths = sorted(p for p in path.iterdir()
-                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        paths = list_folder(path).images
         if not paths:
             raise ValueError(f'folder {text} holds no images '
                              f'({", ".join(IMAGE_SUFFIXES)})')
         return _ImageFilesSource(paths, text)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
+    if is_image_path(path):
         return _ImageFilesSource([path], text)
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import json
 import pathlib
-import shutil
-import subprocess
 
+from cli_helpers import movenet_ros, read_jsonl, split_jsonl
 import cv2
 import numpy as np
 import pytest
@@ -46,16 +44,6 @@ def stills(tmp_path_factory, repo) -> pathlib.Path:
     cv2.imwrite(str(folder / 'sky.png'), frame[0:120, 1400:1760])
     capture.release()
     return folder
-
-
-def movenet_ros(*args: str) -> subprocess.CompletedProcess:
-    exe = shutil.which('movenet-ros')
-    assert exe, 'movenet-ros is not on PATH (source tools/env.sh)'
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=300)
-
-
-def read_jsonl(path: pathlib.Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_video_to_annotated_video_and_json(clip, tmp_path):
@@ -114,8 +102,9 @@ def test_single_image_to_named_file(stills, tmp_path):
     target = tmp_path / 'one.png'
     run = movenet_ros('infer', str(stills / 'frame_090.jpg'), '-o', str(target), '--json', '-')
     assert run.returncode == 0, run.stderr
-    record = json.loads(run.stdout)
+    (record,), summary = split_jsonl(run.stdout)
     assert len(record['persons']) == 1
+    assert (summary['frames'], summary['failed'], summary['exit_code']) == (1, [], 0)
     assert cv2.imread(str(target)).shape == (994, 1768, 3)
 
 
