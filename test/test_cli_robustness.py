@@ -18,8 +18,6 @@ import cv2
 import numpy as np
 import pytest
 
-from movenet_ros.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-
 FRAMES = (90, 100, 110, 120)  # the walking woman, one person in each
 
 
@@ -266,6 +264,8 @@ def test_stopped_video_keeps_what_was_written(demo_video, tmp_path, signum, reas
 # --- the README says what --help says ------------------------------------------------------
 
 def test_readme_cli_section_agrees_with_help(repo):
+    from movenet_ros.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
     run = movenet_ros('infer', '--help')
     assert run.returncode == 0
     readme = (repo / 'README.md').read_text()
