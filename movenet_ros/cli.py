@@ -13,6 +13,7 @@ stops the others; bad arguments stop the run before the first frame.
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from dataclasses import dataclass, field
 import json
 import math
@@ -81,7 +82,8 @@ _HELP_SECTIONS = {
         '0 every input was read completely; 1 an input failed, a video ended before its '
         'declared frame count, or the run stopped on an error (what was done is kept); 2 bad '
         'arguments, output paths or model, found before the first frame (nothing is '
-        'written); 130 interrupted (the outputs so far are closed and kept).'),
+        'written); 130 interrupted by Ctrl-C, 143 by SIGTERM (the run stops between two '
+        'frames; the outputs so far are closed and kept).'),
 }
 EPILOG = '\n\n'.join(f'{title}:\n' + textwrap.fill(text, 79, initial_indent='  ',
                                                     subsequent_indent='  ',
@@ -240,10 +242,8 @@ class Report:
         else:
             counts = 'no frames processed'
         lines = [f'{self.model}: {self.inputs} input(s): {counts}']
-        tally: dict[str, int] = {}
-        for _, _, label in self.failed:
-            tally[label] = tally.get(label, 0) + 1
-        tally = [f'{n} {label}' for label, n in tally.items()]
+        tally = [f'{n} {label}' for label, n in
+                 Counter(label for _, _, label in self.failed).items()]
         if self.skipped:
             tally.append(f'{len(self.skipped)} skipped')
         if tally:
@@ -415,7 +415,8 @@ class Runner:
                     self._emit({'source': job.source, 'frame': index,
                                 'time_s': round(index / source.fps, 4), **result.to_dict()})
                     if job.output is not None:
-                        writer = writer or self._writer(job.output, source.fps, frame)
+                        if writer is None:
+                            writer = self._writer(job.output, source.fps, frame)
                         writer.write(draw_poses(frame, result.poses,
                                                 self.estimator.keypoint_threshold,
                                                 channel_order='bgr'))

@@ -8,6 +8,9 @@ import pathlib
 import shutil
 import subprocess
 
+import cv2
+import numpy as np
+
 
 def movenet_ros(*args: str, cwd: pathlib.Path | None = None) -> subprocess.CompletedProcess:
     """Run the installed ``movenet-ros`` with ``args``; output captured as text."""
@@ -32,3 +35,16 @@ def split_jsonl(text: str) -> tuple[list[dict], dict]:
 def read_jsonl(path: pathlib.Path) -> list[dict]:
     """The per-frame records of a --json file (its summary line checked and dropped)."""
     return split_jsonl(path.read_text())[0]
+
+
+def frames_at(video: pathlib.Path, indices: tuple[int, ...]) -> dict[int, np.ndarray]:
+    """The frames of ``video`` at ``indices`` (decoded in order, as a user's player would)."""
+    capture = cv2.VideoCapture(str(video))
+    found = {}
+    for index in range(max(indices) + 1):
+        ok, frame = capture.read()
+        assert ok, f'cannot decode frame {index} of {video}'
+        if index in indices:
+            found[index] = frame
+    capture.release()
+    return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pathlib
 
-from cli_helpers import movenet_ros, read_jsonl, split_jsonl
+from cli_helpers import frames_at, movenet_ros, read_jsonl, split_jsonl
 import cv2
 import numpy as np
 import pytest
@@ -34,15 +34,11 @@ def clip(tmp_path_factory, repo) -> pathlib.Path:
 @pytest.fixture(scope='module')
 def stills(tmp_path_factory, repo) -> pathlib.Path:
     """A folder with two real frames (a person in each) and one empty sky crop."""
-    capture = cv2.VideoCapture(str(repo / '.cache' / 'media' / 'demo.mp4'))
     folder = tmp_path_factory.mktemp('stills')
-    for index in range(121):
-        ok, frame = capture.read()
-        assert ok
-        if index in (90, 120):
-            cv2.imwrite(str(folder / f'frame_{index:03d}.jpg'), frame)
-    cv2.imwrite(str(folder / 'sky.png'), frame[0:120, 1400:1760])
-    capture.release()
+    frames = frames_at(repo / '.cache' / 'media' / 'demo.mp4', (90, 120))
+    for index, frame in frames.items():
+        cv2.imwrite(str(folder / f'frame_{index:03d}.jpg'), frame)
+    cv2.imwrite(str(folder / 'sky.png'), frames[120][0:120, 1400:1760])
     return folder
 
 

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 
-from cli_helpers import movenet_ros, read_jsonl, split_jsonl
+from cli_helpers import frames_at, movenet_ros, read_jsonl, split_jsonl
 import cv2
 import numpy as np
 import pytest
@@ -23,15 +23,7 @@ FRAMES = (90, 100, 110, 120)  # the walking woman, one person in each
 
 @pytest.fixture(scope='module')
 def frames(demo_video) -> dict[int, np.ndarray]:
-    capture = cv2.VideoCapture(str(demo_video))
-    found = {}
-    for index in range(max(FRAMES) + 1):
-        ok, frame = capture.read()
-        assert ok
-        if index in FRAMES:
-            found[index] = frame
-    capture.release()
-    return found
+    return frames_at(demo_video, FRAMES)
 
 
 def frame_count(path: pathlib.Path) -> int:
