@@ -13,6 +13,8 @@ kills the process (exit -2). :func:`run` owns both signals for the program's who
   thread (a KeyboardInterrupt, so the ``except KeyboardInterrupt`` of rclpy programs handles
   SIGTERM like Ctrl-C); later ones are ignored, so the teardown runs to its end, unless one
   comes :data:`FORCE_AFTER_S` after the first (a teardown that hangs): that one exits at once;
+* an error that escapes the main function after a shutdown signal is the signal's doing
+  (rclpy shuts its context down under the running code): one line, the signal's exit code;
 * from the last exit handler on, both are ignored until the process is gone.
 
 The scripts in ``scripts/`` start Python under ``env --block-signal=INT,TERM``: a signal sent
@@ -64,9 +66,10 @@ class Program:
 
 
 class Phase(enum.Enum):
-    IMPORTING = 'importing'
-    RUNNING = 'running'
-    STOPPING = 'stopping'
+    IMPORTING = 'importing'  # nothing open yet: a signal ends the process at once
+    RUNNING = 'running'  # the first signal raises ShutdownSignal
+    STOPPING = 'stopping'  # after that first signal: the main function tears down
+    FINISHED = 'finished'  # the main function has returned or raised
 
 
 class SignalGuard:
@@ -75,6 +78,7 @@ class SignalGuard:
     def __init__(self, program: Program) -> None:
         self.program = program
         self._phase = Phase.IMPORTING
+        self._interrupted_by: int | None = None  # the signal that stopped the main function
         self._first_signal_at: float | None = None
 
     def install(self) -> None:
@@ -89,7 +93,13 @@ class SignalGuard:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SHUTDOWN_SIGNALS)
 
     def run(self) -> NoReturn:
-        """Import the program, run it and exit with its code (or the signal's)."""
+        """Import the program, run it and exit with its code, or the signal's if one came.
+
+        Once a signal has stopped the main function, the exit code is the signal's whatever
+        the function did next: ShutdownSignal, raised in Python code that C code called, can
+        come back as that C code's own error (pybind11 turns it into the ImportError of a
+        half-loaded extension, rcl into an invalid-context error).
+        """
         self.install()
         module, _, function = self.program.target.partition(':')
         main = getattr(import_module(module), function)
@@ -99,23 +109,39 @@ class SignalGuard:
                 self._phase = Phase.RUNNING
                 code = main()
             finally:
-                self._phase = Phase.STOPPING
-        except KeyboardInterrupt as exc:
-            signum = getattr(exc, 'signum', signal.SIGINT)
-            code = self.program.exit_code(signum)
-            self._report(f'interrupted ({signal.Signals(signum).name})')
+                self._settle()
+                self._phase = Phase.FINISHED
+        except KeyboardInterrupt:
+            if self._interrupted_by is None:  # raised by the program itself, as for Ctrl-C
+                self._interrupted_by = signal.SIGINT
+        except Exception as exc:
+            if self._interrupted_by is None:
+                raise
+            self._report(f'{type(exc).__name__} on the way out: {exc}', always=True)
+        if self._interrupted_by is not None:
+            self._report(f'interrupted ({signal.Signals(self._interrupted_by).name})')
+            code = self.program.exit_code(self._interrupted_by)
         sys.exit(code)
 
+    def _settle(self) -> None:
+        """Nothing; calling it runs the handler of a signal that is still pending.
+
+        A signal that ended the main function from C code (rclpy's handler shuts its context
+        down, the rcl call fails) may not have reached its Python handler yet: it must count
+        as stopping the function, not as arriving after it.
+        """
+
     def _on_signal(self, signum: int, _frame) -> None:
+        now = time.monotonic()
         if self._first_signal_at is None:
-            self._first_signal_at = time.monotonic()
+            self._first_signal_at = now
             if self._phase is Phase.IMPORTING:
                 self._report(f'interrupted ({signal.Signals(signum).name})')
                 self._exit_now(self.program.exit_code(signum))
             if self._phase is Phase.RUNNING:
-                self._phase = Phase.STOPPING
+                self._phase, self._interrupted_by = Phase.STOPPING, signum
                 raise ShutdownSignal(signum)
-        elif time.monotonic() - self._first_signal_at >= FORCE_AFTER_S:
+        elif now - self._first_signal_at >= FORCE_AFTER_S:
             self._report(f'still shutting down {FORCE_AFTER_S:.0f} s after the first signal; '
                          f'forced exit on {signal.Signals(signum).name}', always=True)
             self._exit_now(128 + signum)
