@@ -299,7 +299,13 @@ def main(args: list[str] | None = None) -> int:
         rclpy.init(args=args)
         try:
             node = VideoPublisher()
-        except (ValueError, ParameterException) as exc:
+        except Exception as exc:
+            if not rclpy.ok():
+                # SIGINT/SIGTERM while the node was built: rclpy's handler shut the context
+                # down under the constructor, whose next rcl call failed. Not an error.
+                return 0
+            if not isinstance(exc, (ValueError, ParameterException)):
+                raise
             hint = (' (a double parameter needs a decimal point, e.g. rate:=5.0)'
                     if "expecting type 'DOUBLE'" in str(exc) else '')
             get_logger('video_publisher').error(f'{exc}{hint}')
