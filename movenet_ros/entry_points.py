@@ -90,7 +90,8 @@ class SignalGuard:
         # Exit handlers run last-registered first: this one runs after all others, once no
         # Python code is left to interrupt, and covers the rest of the finalisation.
         atexit.register(self._ignore_signals)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, SHUTDOWN_SIGNALS)
+        if hasattr(signal, 'pthread_sigmask'):  # POSIX; Windows has no signal masks
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, SHUTDOWN_SIGNALS)
 
     def run(self) -> NoReturn:
         """Import the program, run it and exit with its code, or the signal's if one came.
@@ -149,7 +150,8 @@ class SignalGuard:
     def _report(self, message: str, always: bool = False) -> None:
         if always or not self.program.ros_node:
             # os.write: safe even if the signal interrupted a write to sys.stderr.
-            os.write(2, f'{self.program.name}: {message}\n'.encode())
+            with contextlib.suppress(OSError):  # no stderr left to tell
+                os.write(2, f'{self.program.name}: {message}\n'.encode())
 
     @staticmethod
     def _exit_now(code: int) -> NoReturn:
