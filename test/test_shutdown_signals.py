@@ -230,3 +230,28 @@ def test_a_signal_long_after_the_first_forces_a_hung_teardown_to_end(tmp_path):
     assert f'slow: still shutting down {FORCE_AFTER_S:.0f} s after the first signal; ' \
            'forced exit on SIGTERM' in out, out
     assert not any(word in out for word in BAD_WORDS), out
+
+
+def test_a_signal_the_parent_ignores_stays_ignored(demo_video, tmp_path):
+    """Started with SIGINT ignored (nohup, a shell's background job), Ctrl-C does nothing;
+    SIGTERM still ends the program."""
+    log = tmp_path / 'cli.log'
+    with log.open('w') as out:
+        proc = subprocess.Popen(
+            ['env', '--ignore-signal=INT', str(installed('movenet-ros')), 'infer',
+             str(demo_video), '--json', str(tmp_path / 'poses.jsonl')],
+            stdout=out, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(0.5)
+        proc.send_signal(INT)
+        time.sleep(0.5)
+        proc.send_signal(TERM)
+        code = proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = log.read_text()
+    assert code == 128 + TERM, out
+    assert 'movenet-ros: interrupted (SIGTERM)' in out, out
+    assert not any(word in out for word in BAD_WORDS), out
