@@ -565,27 +565,34 @@ class MoveNetNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args)
+    """Run the node until Ctrl-C, SIGTERM or shutdown: 0, or 2 for a bad configuration.
+
+    The installed executable runs this through :mod:`movenet_ros.entry_points`: a shutdown
+    signal raises KeyboardInterrupt here at most once, so the teardown in ``finally`` runs to
+    its end whenever the signal comes, even while ``rclpy.init`` runs.
+    """
     node = None
     try:
-        # The executor before the slow part: one built after a shutdown signal fails half-way
-        # and prints a stray traceback from its destructor.
-        executor = SingleThreadedExecutor()
-        node = MoveNetNode()
-        executor.add_node(node)
-        executor.spin()
-    except ConfigurationError as exc:
-        if not rclpy.ok():
-            return 0  # a shutdown signal while declaring parameters, not a bad parameter
-        print(f'[movenet_node] configuration error: {exc}', file=sys.stderr)
-        return 2
+        rclpy.init(args=args)
+        try:
+            # The executor before the slow part: one built after a shutdown signal fails
+            # half-way and prints a stray traceback from its destructor.
+            executor = SingleThreadedExecutor()
+            node = MoveNetNode()
+            executor.add_node(node)
+            executor.spin()
+        except ConfigurationError as exc:
+            if not rclpy.ok():
+                return 0  # a shutdown signal while declaring parameters, not a bad parameter
+            print(f'[movenet_node] configuration error: {exc}', file=sys.stderr)
+            return 2
+        except Exception:
+            # SIGINT/SIGTERM while the node is being built: rclpy's signal handler shuts the
+            # context down under the constructor, whose next rcl call fails. Not an error.
+            if rclpy.ok():
+                raise
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except Exception:
-        # SIGINT/SIGTERM while the node is being built: rclpy's signal handler shuts the
-        # context down under the constructor, whose next rcl call fails. Not an error.
-        if rclpy.ok():
-            raise
     finally:
         if node is not None:
             node.destroy_node()

@@ -286,20 +286,30 @@ class VideoPublisher(Node):
         super().destroy_node()
 
 
-def main(args: list[str] | None = None) -> None:
-    """Run the node until its source ends, ``max_frames``, Ctrl-C or shutdown."""
-    rclpy.init(args=args)
+def main(args: list[str] | None = None) -> int:
+    """Run the node until its source ends, ``max_frames``, Ctrl-C or shutdown.
+
+    Returns the exit code: 0, or 2 for a bad configuration. The installed executable runs
+    this through :mod:`movenet_ros.entry_points`: a shutdown signal raises KeyboardInterrupt
+    here at most once, so the teardown in ``finally`` runs to its end.
+    """
     node: VideoPublisher | None = None
     exit_code = 0
     try:
+        rclpy.init(args=args)
         try:
             node = VideoPublisher()
-        except (ValueError, ParameterException) as exc:
+        except Exception as exc:
+            if not rclpy.ok():
+                # SIGINT/SIGTERM while the node was built: rclpy's handler shut the context
+                # down under the constructor, whose next rcl call failed. Not an error.
+                return 0
+            if not isinstance(exc, (ValueError, ParameterException)):
+                raise
             hint = (' (a double parameter needs a decimal point, e.g. rate:=5.0)'
                     if "expecting type 'DOUBLE'" in str(exc) else '')
             get_logger('video_publisher').error(f'{exc}{hint}')
-            exit_code = EXIT_BAD_CONFIG
-            return
+            return EXIT_BAD_CONFIG
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         while rclpy.ok() and not node.done:
@@ -321,9 +331,8 @@ def main(args: list[str] | None = None) -> None:
             if node.summary_pending:
                 get_logger(logger_name).info(node.summary)
         rclpy.try_shutdown()
-        if exit_code:
-            sys.exit(exit_code)
+    return exit_code
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
