@@ -291,8 +291,8 @@ class StopSignals:
     """
 
     SIGNALS: ClassVar[dict[int, tuple[str, int]]] = {
-        signal.SIGINT: ('interrupted (Ctrl-C)', EXIT_INTERRUPTED),
-        signal.SIGTERM: ('terminated (SIGTERM)', 128 + signal.SIGTERM)}
+        signal.SIGINT: ('interrupted (SIGINT)', EXIT_INTERRUPTED),
+        signal.SIGTERM: ('interrupted (SIGTERM)', 128 + signal.SIGTERM)}
 
     def __init__(self) -> None:
         self.received: int | None = None
@@ -300,7 +300,9 @@ class StopSignals:
 
     def __enter__(self) -> StopSignals:
         for signum in self.SIGNALS:
-            self._previous[signum] = signal.signal(signum, self._handle)
+            # A signal the parent ignores (nohup, a background job) stays ignored.
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -490,7 +492,7 @@ def infer(args) -> int:
     except StopRequest as stop:
         report.stop(stop.reason, stop.exit_code)
     except KeyboardInterrupt:  # a second Ctrl-C: at once, wherever the run was
-        report.stop('interrupted (Ctrl-C twice)', EXIT_INTERRUPTED)
+        report.stop('interrupted (SIGINT twice)', EXIT_INTERRUPTED)
     except ModelError as exc:
         report.stop(f'model problem: {exc}', EXIT_INCOMPLETE)
     except OutputError as exc:

@@ -225,8 +225,8 @@ def test_truncated_video_reports_the_shortfall_and_keeps_its_frames(demo_video, 
 
 
 @pytest.mark.parametrize(('signum', 'reason', 'code'), [
-    (signal.SIGINT, 'interrupted (Ctrl-C)', 130),
-    (signal.SIGTERM, 'terminated (SIGTERM)', 143),
+    (signal.SIGINT, 'interrupted (SIGINT)', 130),
+    (signal.SIGTERM, 'interrupted (SIGTERM)', 143),
 ])
 def test_stopped_video_keeps_what_was_written(demo_video, tmp_path, signum, reason, code):
     out, log = tmp_path / 'demo_pose.mp4', tmp_path / 'demo.jsonl'
