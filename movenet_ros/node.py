@@ -52,11 +52,13 @@ from movenet_ros.estimator import (
     PoseEstimator,
 )
 from movenet_ros.image_conversion import (
+    MAX_IMAGE_SIDE,
     ImageConversionError,
     array_to_image_msg,
     compressed_to_array,
     image_to_array,
 )
+from movenet_ros.image_headers import ACCEPTED_FORMATS, DEFAULT_MAX_IMAGE_PIXELS
 from movenet_ros.markers import poses_to_markers
 from movenet_ros.model import BUILTIN_MODELS, ModelError, MoveNetModel
 from movenet_ros.msg import PersonPoseArray
@@ -130,6 +132,12 @@ PARAMETERS = {
         'raw subscribes to sensor_msgs/Image on "image"; compressed subscribes to '
         'sensor_msgs/CompressedImage on "image/compressed".', read_only=True,
         choices=TRANSPORTS)),
+    'max_image_pixels': (DEFAULT_MAX_IMAGE_PIXELS, _describe(
+        'Images with more pixels (width x height) are refused and counted as bad. Compressed '
+        'images are sized from their headers before decoding; formats that cannot be sized '
+        f'are refused (accepted: {", ".join(ACCEPTED_FORMATS)}). The default, 8192 x 8192, '
+        'fits any camera and bounds a decoded image to 192 MiB.', read_only=True,
+        int_range=(1, MAX_IMAGE_SIDE * MAX_IMAGE_SIDE))),
     'image_qos_reliability': ('best_effort', _describe(
         'Reliability of the image subscription. best_effort (sensor data QoS) matches any '
         'publisher; reliable only matches reliable publishers.', read_only=True,
@@ -465,10 +473,11 @@ class MoveNetNode(Node):
 
     def _process(self, msg) -> None:
         start = time.perf_counter()
+        max_pixels = self.params['max_image_pixels']
         if isinstance(msg, CompressedImage):
-            image, order = compressed_to_array(msg)
+            image, order = compressed_to_array(msg, max_pixels)
         else:
-            image, order = image_to_array(msg)
+            image, order = image_to_array(msg, max_pixels)
         with self._estimator_lock:
             result = self.estimator.estimate(image, channel_order=order)
             result = self.temporal.update(
