@@ -43,7 +43,7 @@ from rclpy.qos import (
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
-from movenet_ros.camera import Pinhole
+from movenet_ros.camera import DEFAULT_HFOV_DEG, Pinhole
 from movenet_ros.drawing import draw_poses
 from movenet_ros.estimator import (
     DEFAULT_KEYPOINT_THRESHOLD,
@@ -83,6 +83,7 @@ RELIABILITY = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
                'reliable': ReliabilityPolicy.RELIABLE}
 TRANSPORTS = ('raw', 'compressed')
 WARN_THROTTLE_S = 5.0
+INVALID_CAMERA_INFO = 'invalid K ignored'
 
 
 class ConfigurationError(Exception):
@@ -270,6 +271,7 @@ class MoveNetNode(Node):
         self._latency_ms: deque[float] = deque(maxlen=300)
         self._overhead_ms: deque[float] = deque(maxlen=300)
         self._camera_info: CameraInfo | None = None
+        self._image_size: tuple[int, int] | None = None  # (width, height) of the last image
         self._last_error = ''
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -409,14 +411,22 @@ class MoveNetNode(Node):
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
 
-    def _camera(self, image_wh: tuple[int, int]) -> Pinhole:
+    def _camera(self, image_wh: tuple[int, int]) -> tuple[Pinhole, str]:
+        """The camera markers are placed with, and what diagnostics say about it.
+
+        A K that is all zero (an uncalibrated camera) or invalid (see ``Pinhole.from_k``)
+        falls back to the assumed default camera, as when no camera_info arrives.
+        """
         info = self._camera_info
-        if info is not None and info.k[0] > 0:
-            try:
-                return Pinhole.from_k(info.k, (info.width, info.height), image_wh)
-            except ValueError:
-                pass
-        return Pinhole.default(image_wh)
+        assumed = f'assumed {DEFAULT_HFOV_DEG:g} degree horizontal field of view'
+        if info is None:
+            return Pinhole.default(image_wh), f'none received, {assumed}'
+        if not any(info.k):
+            return Pinhole.default(image_wh), f'uncalibrated (K is all zero), {assumed}'
+        try:
+            return Pinhole.from_k(info.k, (info.width, info.height), image_wh), 'calibrated'
+        except ValueError as exc:
+            return Pinhole.default(image_wh), f'{INVALID_CAMERA_INFO}: {exc}; {assumed}'
 
     # ---- processing ----------------------------------------------------------------------
 
@@ -486,9 +496,14 @@ class MoveNetNode(Node):
         header = msg.header
         self.poses_pub.publish(result_to_msg(result, header))
         # Markers and drawings nobody receives cost as much as the rest of the frame's glue.
+        self._image_size = result.image_size
         if params['publish_markers'] and self.markers_pub.get_subscription_count():
+            camera, camera_state = self._camera(result.image_size)
+            if camera_state.startswith(INVALID_CAMERA_INFO):
+                self.get_logger().warning(f'camera_info: {camera_state}',
+                                          throttle_duration_sec=WARN_THROTTLE_S)
             self.markers_pub.publish(poses_to_markers(
-                result.poses, header, self._camera(result.image_size), params['marker_depth'],
+                result.poses, header, camera, params['marker_depth'],
                 params['keypoint_threshold'], params['marker_line_width']))
         if params['publish_annotated_image'] and self.annotated_pub.get_subscription_count():
             self.annotated_pub.publish(self._annotate(image, order, result, header))
@@ -527,11 +542,15 @@ class MoveNetNode(Node):
             last_error = self._last_error
         status = DiagnosticStatus(name=f'{self.get_name()}: pose estimation',
                                   hardware_id=self.estimator.model.name)
+        image_size = self._image_size
+        camera_state = self._camera(image_size)[1] if image_size else 'not checked: no image yet'
         if period.bad:
             status.level, status.message = DiagnosticStatus.WARN, f'{period.bad} bad image(s)'
         elif period.received == 0:
             status.level = DiagnosticStatus.WARN
             status.message = f'no images on {self.resolve_topic_name(self._input_topic())}'
+        elif camera_state.startswith(INVALID_CAMERA_INFO):
+            status.level, status.message = DiagnosticStatus.WARN, 'invalid camera_info'
         else:
             status.level, status.message = DiagnosticStatus.OK, 'running'
 
@@ -557,6 +576,7 @@ class MoveNetNode(Node):
             'overhead ms p50': pct(overhead, 0.5, 2),
             'overhead ms p95': pct(overhead, 0.95, 2),
             'model': self.estimator.model.name,
+            'camera_info': camera_state,
             'last error': last_error,
         }
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]

@@ -9,11 +9,12 @@ from __future__ import annotations
 import pathlib
 
 import cv2
+from diagnostic_msgs.msg import DiagnosticStatus
 from image_bombs import png_bomb, tiff_bomb, webp_bomb
 import numpy as np
 import pytest
 from ros_helpers import keypoints_of, spin_until, start_node, stop_cleanly
-from sensor_msgs.msg import CompressedImage
+from sensor_msgs.msg import CameraInfo, CompressedImage
 
 from movenet_ros.image_conversion import array_to_image_msg
 
@@ -122,3 +123,73 @@ def test_a_jpeg_with_trailing_bytes_is_decoded_and_a_cut_one_refused(repo, camer
             'last error']
     finally:
         stop_cleanly(node)
+
+
+# ---- camera_info: an invalid K falls back to the default camera -----------------------------
+
+def marker_points(markers) -> np.ndarray:
+    """Every point of every marker of one MarkerArray, as an (N, 3) array."""
+    return np.array([[p.x, p.y, p.z] for m in markers.markers for p in m.points])
+
+
+def markers_for(camera, msg) -> np.ndarray:
+    """Send one image, wait for its markers, return their points."""
+    camera.send_and_wait(msg)
+    assert spin_until(camera.node, camera.executor, lambda: any(
+        m.markers[0].header.stamp == msg.header.stamp for m in camera.markers), 10.0)
+    return marker_points(next(m for m in camera.markers
+                              if m.markers[0].header.stamp == msg.header.stamp))
+
+
+K_CALIBRATED = [1500.0, 0.0, 880.0, 0.0, 1500.0, 500.0, 0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize(('k', 'reason'), [
+    ({2: float('nan')}, 'cx = nan is not finite'),
+    ({4: float('inf')}, 'fy = inf is not finite'),
+    ({0: 1e-300, 4: 1e-300}, 'focal length fx = 1e-300 px is not within 0.05-1000 times the '
+                             'image side of 1768 px'),
+    ({0: 1e308, 4: 1e308}, 'focal length fx = 1e+308 px is not within'),
+    ({5: -5000.0}, 'principal point cy = -5000 px is not within -994..1988'),
+])
+def test_an_invalid_camera_matrix_falls_back_to_the_default_camera(repo, camera, frame90, k,
+                                                                   reason):
+    node = start_node(repo, 'singlepose_lightning', 'crop_tracking:=false',
+                      'tracking.enabled:=false')
+    try:
+        camera.wait_for_node(node)
+        assert spin_until(camera.node, camera.executor,
+                          lambda: camera.info_pub.get_subscription_count() > 0, 10.0)
+        default = markers_for(camera, array_to_image_msg(frame90, 'bgr8', camera.header()))
+        assert len(default) > 10 and camera.diagnostics[-1]['camera_info'].startswith(
+            'none received, assumed 60 degree horizontal field of view')
+
+        def send_info(matrix) -> None:
+            info = CameraInfo(header=camera.header(), width=1768, height=994, k=matrix)
+            for _ in range(3):  # best effort: the node keeps the last one it gets
+                camera.info_pub.publish(info)
+                camera.spin(0.1)
+
+        send_info(K_CALIBRATED)
+        calibrated = markers_for(camera, array_to_image_msg(frame90, 'bgr8', camera.header()))
+        assert camera.diagnostics[-1]['camera_info'] == 'calibrated'
+        assert np.abs(calibrated - default).max() > 0.01  # a valid K is used
+
+        bad = list(K_CALIBRATED)
+        for index, value in k.items():
+            bad[index] = value
+        send_info(bad)
+        since = len(camera.statuses)
+        points = markers_for(camera, array_to_image_msg(frame90, 'bgr8', camera.header()))
+        assert np.isfinite(points).all()
+        np.testing.assert_array_equal(points, default)  # the default camera, exactly
+        assert spin_until(camera.node, camera.executor,
+                          lambda: reason in camera.diagnostics[-1]['camera_info'], 5.0), \
+            camera.diagnostics[-1]
+        # WARN while images arrive with it (no images at all is the louder news).
+        assert spin_until(camera.node, camera.executor, lambda: any(
+            (s.level, s.message) == (DiagnosticStatus.WARN, 'invalid camera_info')
+            for s in camera.statuses[since:]), 5.0)
+    finally:
+        out = stop_cleanly(node)
+    assert f'camera_info: invalid K ignored: {reason}' in out, out
