@@ -201,7 +201,8 @@ class Counters:
     received: reached the node. dropped: received, but a newer frame came before the model
     was free (replaced in the one-frame subscription queue, or in the node's own slot).
     lost: never reached the node: gaps in the publisher's sequence numbers not explained by
-    the above, i.e. frames lost in transport (or overwritten in a deeper queue).
+    the above, i.e. frames lost in transport (or overwritten in a deeper queue). bad: refused
+    input messages. model_errors: frames the model failed on (not the input's fault).
     """
 
     received: int = 0
@@ -209,6 +210,7 @@ class Counters:
     dropped: int = 0
     lost: int = 0
     bad: int = 0
+    model_errors: int = 0  # received, but the model failed or its output was invalid
 
     def add(self, **counts: int) -> None:
         for name, n in counts.items():
@@ -441,6 +443,8 @@ class MoveNetNode(Node):
                 self._busy = True
             try:
                 self._process(msg)
+            except ModelError as exc:  # the model's fault, not the image's: nothing published
+                self._count_model_error(str(exc))
             except (ImageConversionError, ValueError) as exc:
                 self._count_bad(f'bad image on {self._input_topic()}: {exc}')
             except Exception as exc:  # never let one frame kill the node
@@ -480,6 +484,12 @@ class MoveNetNode(Node):
             self._count(bad=1)
             self._last_error = message
         self.get_logger().warning(message, throttle_duration_sec=WARN_THROTTLE_S)
+
+    def _count_model_error(self, message: str) -> None:
+        with self._lock:
+            self._count(model_errors=1)
+            self._last_error = f'model: {message}'
+        self.get_logger().error(message, throttle_duration_sec=WARN_THROTTLE_S)
 
     def _process(self, msg) -> None:
         start = time.perf_counter()
@@ -544,7 +554,11 @@ class MoveNetNode(Node):
                                   hardware_id=self.estimator.model.name)
         image_size = self._image_size
         camera_state = self._camera(image_size)[1] if image_size else 'not checked: no image yet'
-        if period.bad:
+        if period.model_errors:
+            status.level = DiagnosticStatus.ERROR
+            status.message = (f'model {self.estimator.model.path.name} failed on '
+                              f'{period.model_errors} frame(s)')
+        elif period.bad:
             status.level, status.message = DiagnosticStatus.WARN, f'{period.bad} bad image(s)'
         elif period.received == 0:
             status.level = DiagnosticStatus.WARN
@@ -567,6 +581,7 @@ class MoveNetNode(Node):
             'frames dropped': str(total.dropped),
             'frames lost upstream': str(total.lost),
             'bad messages': str(total.bad),
+            'model errors': str(total.model_errors),
             'inference ms p50': pct(inference, 0.5),
             'inference ms p95': pct(inference, 0.95),
             'latency ms p50': pct(latency, 0.5),
@@ -576,6 +591,7 @@ class MoveNetNode(Node):
             'overhead ms p50': pct(overhead, 0.5, 2),
             'overhead ms p95': pct(overhead, 0.95, 2),
             'model': self.estimator.model.name,
+            'model file': str(self.estimator.model.path),
             'camera_info': camera_state,
             'last error': last_error,
         }

@@ -7,6 +7,7 @@ nothing NaN or impossible is ever published."""
 from __future__ import annotations
 
 import pathlib
+import time
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticStatus
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 from ros_helpers import keypoints_of, spin_until, start_node, stop_cleanly
 from sensor_msgs.msg import CameraInfo, CompressedImage
+from tiny_models import multipose_output, singlepose_output, write_model
 
 from movenet_ros.image_conversion import array_to_image_msg
 
@@ -193,3 +195,90 @@ def test_an_invalid_camera_matrix_falls_back_to_the_default_camera(repo, camera,
     finally:
         out = stop_cleanly(node)
     assert f'camera_info: invalid K ignored: {reason}' in out, out
+
+
+# ---- the model: outputs checked, problems reported as the model's -----------------------------
+
+def feed_until_model_errors(camera, node, frame, count: int, timeout: float = 30.0) -> None:
+    """Send frames until the node reports ``count`` model errors (or answers with poses)."""
+    assert spin_until(camera.node, camera.executor,
+                      lambda: camera.image_pub.get_subscription_count() > 0, 20.0)
+    deadline = time.monotonic() + timeout
+    while not (camera.diagnostics and int(camera.diagnostics[-1]['model errors']) >= count):
+        assert time.monotonic() < deadline and not camera.poses and node.alive(), \
+            (camera.diagnostics[-1:], len(camera.poses), node.alive())
+        camera.image_pub.publish(array_to_image_msg(frame, 'bgr8', camera.header()))
+        camera.spin(0.5)
+
+
+@pytest.mark.parametrize(('kind', 'output', 'problem'), [
+    ('singlepose', singlepose_output(1e9, -2e9, 7.5),
+     'keypoint scores from 7.5 to 7.5, outside [0, 1]'),
+    ('singlepose', singlepose_output(0.5, 0.5, float('nan')), '17 NaN or infinite values'),
+    ('singlepose', singlepose_output(0.5, 3.0e3, 0.5),
+     'keypoint coordinates from 0.5 to 3000, outside [-0.5, 1.5]'),
+    ('multipose', multipose_output(box=(0.2, 0.2, 40.0, 0.9)),
+     'box coordinates from 0.2 to 40, outside [-0.5, 1.5]'),
+    ('multipose', multipose_output(person_score=-1.0),
+     'person scores from -1 to -1, outside [0, 1]'),
+])
+def test_a_model_with_garbage_outputs_is_reported_as_a_model_problem(
+        repo, camera, frame90, tmp_path, kind, output, problem):
+    model = write_model(tmp_path / 'garbage.tflite', output,
+                        (192, 192) if kind == 'singlepose' else None)
+    node = start_node(repo, 'singlepose_lightning' if kind == 'singlepose' else 'multipose',
+                      f'model_path:={model}')
+    try:
+        feed_until_model_errors(camera, node, frame90, 3)
+        camera.spin(0.5)
+        # Nothing published for those frames: no poses (not even an empty "nobody" array),
+        # no markers, no annotated image.
+        assert not camera.poses and not camera.markers and not camera.annotated
+        stats = camera.diagnostics[-1]
+        assert stats['bad messages'] == '0', stats  # the images were fine
+        assert stats['model file'] == str(model)
+        assert stats['last error'] == (f'model: {model}: invalid output ({problem}); the file '
+                                       'does not behave like a MoveNet model'), stats
+        assert any(s.level == DiagnosticStatus.ERROR
+                   and s.message.startswith('model garbage.tflite failed on ')
+                   for s in camera.statuses)
+    finally:
+        out = stop_cleanly(node)
+    assert '[ERROR]' in out and f'{model}: invalid output ({problem})' in out, out
+
+
+def test_a_sane_tiny_model_passes_the_output_check(repo, camera, frame90, tmp_path):
+    """The same kind of file with plausible constant outputs is published as it says."""
+    model = write_model(tmp_path / 'constant.tflite', singlepose_output(0.25, 0.75, 0.9))
+    node = start_node(repo, 'singlepose_lightning', f'model_path:={model}',
+                      'crop_tracking:=false', 'tracking.enabled:=false')
+    try:
+        camera.wait_for_node(node)
+        poses = camera.send_and_wait(array_to_image_msg(frame90, 'bgr8', camera.header()))
+        (person,) = poses.persons
+        assert person.score == pytest.approx(0.9)
+        # Letterboxed 1768x994 frame: x = 0.75 of 1768 px, y = 0.25 of the padded 1768 px.
+        for kp in person.keypoints:
+            assert (kp.x, kp.y) == pytest.approx((0.75 * 1768 - 0.5, 0.25 * 1768 - 387 - 0.5))
+        assert camera.diagnostics[-1]['model errors'] == '0'
+    finally:
+        stop_cleanly(node)
+
+
+def test_model_path_problems_exit_with_a_plain_message(repo, tmp_path):
+    cases = {
+        str(repo / 'models'): f'parameter model_path: model path {repo / "models"} is a '
+                              'directory; give the path of a .tflite file (it holds '
+                              'movenet_multipose_lightning.tflite,',
+        str(write_model(tmp_path / 'flat.tflite', np.zeros((1, 17, 3)))):
+            'output shape [1, 17, 3] is neither single-pose [1, 1, 17, 3] nor multipose '
+            '[1, N, 56]',
+        str(write_model(tmp_path / 'rgba.tflite', singlepose_output(), channels=4)):
+            'input shape [1, 192, 192, 4] is not [1, H, W, 3]',
+    }
+    for path, expected in cases.items():
+        node = start_node(repo, 'singlepose_lightning', f'model_path:={path}')
+        code, out = node.wait(timeout=30)
+        assert code == 2, out
+        assert expected in out, out
+        assert 'np.int' not in out and 'Traceback' not in out, out
