@@ -11,28 +11,31 @@ import time
 
 import cv2
 from diagnostic_msgs.msg import DiagnosticStatus
+from footage import OUTSIDE_CROPS, outside, outside_crop, read_frames
 from image_bombs import png_bomb, tiff_bomb, webp_bomb
 import numpy as np
 import pytest
 from ros_helpers import keypoints_of, spin_until, start_node, stop_cleanly
 from sensor_msgs.msg import CameraInfo, CompressedImage
 from tiny_models import multipose_output, singlepose_output, write_model
+from visualization_msgs.msg import MarkerArray
 
 from movenet_ros.image_conversion import array_to_image_msg
+from movenet_ros.msg import PersonPoseArray
 
 # The node's peak resident memory may not pass this, whatever arrives (issue 10).
 PEAK_RSS_LIMIT_MB = 350
 
 
 @pytest.fixture(scope='module')
-def frame90(demo_video) -> np.ndarray:
+def frames(demo_video) -> dict[int, np.ndarray]:
+    return read_frames(demo_video, {90, *(index for _, index, _ in OUTSIDE_CROPS.values())})
+
+
+@pytest.fixture
+def frame90(frames) -> np.ndarray:
     """Frame 90 of the demo footage: the woman walking on the grass, whole and sharp."""
-    capture = cv2.VideoCapture(str(demo_video))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, 90)
-    ok, frame = capture.read()
-    capture.release()
-    assert ok
-    return frame
+    return frames[90]
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -134,13 +137,20 @@ def marker_points(markers) -> np.ndarray:
     return np.array([[p.x, p.y, p.z] for m in markers.markers for p in m.points])
 
 
+def send_for_markers(camera, msg) -> tuple[PersonPoseArray, MarkerArray]:
+    """Send one image, wait for its poses and markers."""
+    poses = camera.send_and_wait(msg)
+
+    def markers() -> list[MarkerArray]:
+        return [m for m in camera.markers if m.markers[0].header.stamp == msg.header.stamp]
+
+    assert spin_until(camera.node, camera.executor, markers, 10.0)
+    return poses, markers()[0]
+
+
 def markers_for(camera, msg) -> np.ndarray:
     """Send one image, wait for its markers, return their points."""
-    camera.send_and_wait(msg)
-    assert spin_until(camera.node, camera.executor, lambda: any(
-        m.markers[0].header.stamp == msg.header.stamp for m in camera.markers), 10.0)
-    return marker_points(next(m for m in camera.markers
-                              if m.markers[0].header.stamp == msg.header.stamp))
+    return marker_points(send_for_markers(camera, msg)[1])
 
 
 K_CALIBRATED = [1500.0, 0.0, 880.0, 0.0, 1500.0, 500.0, 0.0, 0.0, 1.0]
@@ -282,3 +292,40 @@ def test_model_path_problems_exit_with_a_plain_message(repo, tmp_path):
         assert code == 2, out
         assert expected in out, out
         assert 'np.int' not in out and 'Traceback' not in out, out
+
+
+# ---- keypoints outside the image: never visible ------------------------------------------
+
+@pytest.mark.parametrize('mode,cases', [
+    ('singlepose_thunder', ['landscape, hips below (thunder)',
+                            'portrait, head past the left edge (thunder)']),
+    ('multipose', ['landscape, wrist below (multipose)']),
+])
+def test_keypoints_outside_the_image_are_published_with_score_zero(repo, camera, frames, mode,
+                                                                  cases):
+    node = start_node(repo, mode, 'crop_tracking:=false', 'tracking.enabled:=false')
+    try:
+        camera.wait_for_node(node)
+        camera.spin(0.5)  # let the marker subscription match too
+        for case in cases:
+            image = outside_crop(frames, case)[1]
+            h, w = image.shape[:2]
+            poses, markers = send_for_markers(
+                camera, array_to_image_msg(image, 'bgr8', camera.header()))
+            assert (poses.image_width, poses.image_height) == (w, h)
+            assert poses.persons, case
+            found = 0
+            for person, keypoints in zip(poses.persons, keypoints_of(poses), strict=True):
+                out = outside(keypoints, (w, h))
+                found += int(out.sum())
+                assert (keypoints[out, 2] == 0).all(), (case, keypoints[out])
+                assert -0.5 <= person.x_min <= person.x_max <= w - 0.5, case
+                assert -0.5 <= person.y_min <= person.y_max <= h - 0.5, case
+            assert found, f'{case}: the model put keypoints outside the image'
+            # Markers: one sphere per keypoint seen in the image, none for those outside.
+            spheres = sum(len(m.points) for m in markers.markers if m.ns == 'keypoints')
+            seen = sum(int(((k[:, 2] >= poses.keypoint_threshold) & ~outside(k, (w, h))).sum())
+                       for k in keypoints_of(poses))
+            assert spheres == seen, case
+    finally:
+        stop_cleanly(node)
