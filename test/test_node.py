@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from builtin_interfaces.msg import Time
 import cv2
+from footage import read_frames
 import numpy as np
 import pytest
 from ros_helpers import keypoints_of, spin_until, start_node, stop_cleanly
@@ -24,16 +25,8 @@ FRAME_IDS = (0, 60, *range(90, 100), 110, 120)
 
 
 @pytest.fixture(scope='module')
-def frames(repo) -> dict[int, np.ndarray]:
-    capture = cv2.VideoCapture(str(repo / '.cache' / 'media' / 'demo.mp4'))
-    out = {}
-    for index in range(max(FRAME_IDS) + 1):
-        ok, frame = capture.read()
-        assert ok, f'demo.mp4 ended before frame {index}'
-        if index in FRAME_IDS:
-            out[index] = frame
-    capture.release()
-    return out
+def frames(demo_video) -> dict[int, np.ndarray]:
+    return read_frames(demo_video, FRAME_IDS)
 
 
 def test_poses_match_the_core_with_the_image_header(repo, camera, frames):
