@@ -169,7 +169,7 @@ def inprocess_profile(model_name: str, size: str, frames: list[np.ndarray], iter
             node.poses_pub.publish(poses)
             t4 = clock()
             markers = poses_to_markers(result.poses, msg.header,
-                                       node._camera(result.image_size), 2.0, 0.3, 0.02)
+                                       node._camera(result.image_size)[0], 2.0, 0.3, 0.02)
             t5 = clock()
             node.markers_pub.publish(markers)
             t6 = clock()

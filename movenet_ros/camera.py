@@ -14,6 +14,15 @@ import numpy as np
 
 # Assumed horizontal field of view when no camera_info is available: a typical webcam.
 DEFAULT_HFOV_DEG = 60.0
+# Focal lengths accepted, as multiples of the image side they go with: 0.05 is a 169 degree
+# field of view (even a fisheye's K stays above it), 1000 is 0.06 degree (no lens is that
+# narrow). Outside, a K is a unit mistake or garbage, and would put every marker at infinity
+# or on one line.
+MIN_FOCAL_PER_SIDE = 0.05
+MAX_FOCAL_PER_SIDE = 1000.0
+# The principal point may lie off the image (a crop of a larger sensor), by at most this many
+# image sides beyond each edge.
+PRINCIPAL_POINT_MARGIN = 1.0
 
 
 @dataclass(frozen=True)
@@ -26,15 +35,36 @@ class Pinhole:
     @classmethod
     def from_k(cls, k, calibrated_wh: tuple[int, int], image_wh: tuple[int, int]) -> Pinhole:
         """From a row-major 3x3 intrinsic matrix (CameraInfo.k) calibrated at
-        ``calibrated_wh``, rescaled to an image of ``image_wh`` (e.g. a resized stream)."""
+        ``calibrated_wh`` (0 x 0: unknown, taken as ``image_wh``), rescaled to an image of
+        ``image_wh`` (e.g. a resized stream).
+
+        ValueError, saying which value and why, unless the focal lengths are finite and
+        within MIN/MAX_FOCAL_PER_SIDE of the image width (fx) and height (fy), and the
+        principal point within PRINCIPAL_POINT_MARGIN image sides of the image.
+        """
         sx = image_wh[0] / calibrated_wh[0] if calibrated_wh[0] else 1.0
         sy = image_wh[1] / calibrated_wh[1] if calibrated_wh[1] else 1.0
-        fx, fy = float(k[0]) * sx, float(k[4]) * sy
-        if fx <= 0 or fy <= 0:
-            raise ValueError(f'camera_info has no valid focal length (k = {list(k)})')
         # Principal point moves with pixel centres: (c + 0.5) * s - 0.5.
-        return cls(fx=fx, fy=fy, cx=(float(k[2]) + 0.5) * sx - 0.5,
-                   cy=(float(k[5]) + 0.5) * sy - 0.5)
+        camera = cls(fx=float(k[0]) * sx, fy=float(k[4]) * sy,
+                     cx=(float(k[2]) + 0.5) * sx - 0.5, cy=(float(k[5]) + 0.5) * sy - 0.5)
+        camera._check(image_wh)
+        return camera
+
+    def _check(self, image_wh: tuple[int, int]) -> None:
+        for name in ('fx', 'fy', 'cx', 'cy'):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f'{name} = {getattr(self, name)} is not finite')
+        for name, focal, side in (('fx', self.fx, image_wh[0]), ('fy', self.fy, image_wh[1])):
+            if not MIN_FOCAL_PER_SIDE * side <= focal <= MAX_FOCAL_PER_SIDE * side:
+                raise ValueError(
+                    f'focal length {name} = {focal:.6g} px is not within '
+                    f'{MIN_FOCAL_PER_SIDE:g}-{MAX_FOCAL_PER_SIDE:g} times the image side of '
+                    f'{side} px')
+        for name, centre, side in (('cx', self.cx, image_wh[0]), ('cy', self.cy, image_wh[1])):
+            low, high = -PRINCIPAL_POINT_MARGIN * side, (1 + PRINCIPAL_POINT_MARGIN) * side
+            if not low <= centre <= high:
+                raise ValueError(f'principal point {name} = {centre:.6g} px is not within '
+                                 f'{low:g}..{high:g} for an image side of {side} px')
 
     @classmethod
     def default(cls, image_wh: tuple[int, int], hfov_deg: float = DEFAULT_HFOV_DEG) -> Pinhole:

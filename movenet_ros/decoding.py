@@ -4,6 +4,15 @@
 Single-pose output is ``[1, 1, 17, 3]``: per keypoint (y, x, score), normalized to the model
 input. MultiPose output is ``[1, N, 56]`` (N = 6): 17 x (y, x, score), then the person's box
 (ymin, xmin, ymax, xmax) normalized to the input, then the person's score.
+
+Keypoints outside the image, one rule for every model: the model's position is kept (where
+it guesses a limb that left the frame is), but the score becomes 0, so the keypoint never
+counts as seen (:func:`~movenet_ros.results.visible_mask`): not drawn, not a marker, not in a
+box, not tracked, and below any threshold a consumer of the messages applies. The model's
+input extends past the image wherever it is letterboxed or the crop reaches over an edge, and
+there it confidently places limbs on black padding (a hip 8 px below a 275-px frame, score
+0.57). "Outside" is past the image's edges: x < -0.5 or x > width - 0.5, likewise y. MultiPose
+boxes are clipped to the image.
 """
 
 from __future__ import annotations
@@ -12,16 +21,20 @@ import numpy as np
 
 from movenet_ros.geometry import Region
 from movenet_ros.keypoints import NUM_KEYPOINTS
-from movenet_ros.results import Pose
+from movenet_ros.results import Pose, visible_mask
 
 _EMPTY_BOX = (0.0, 0.0, 0.0, 0.0)
 
 
-def _keypoints_to_source(yx_score: np.ndarray, region: Region) -> np.ndarray:
-    """(..., 17, 3) normalized (y, x, score) -> (..., 17, 3) source-pixel (x, y, score)."""
+def _keypoints_to_source(yx_score: np.ndarray, region: Region,
+                         image_wh: tuple[int, int]) -> np.ndarray:
+    """(..., 17, 3) normalized (y, x, score) -> (..., 17, 3) source-pixel (x, y, score), the
+    score of a keypoint outside the image set to 0."""
     out = np.empty(yx_score.shape, dtype=np.float64)
     out[..., :2] = region.to_source_pixels(yx_score[..., 1::-1])
-    out[..., 2] = yx_score[..., 2]
+    upper = np.array(image_wh, dtype=np.float64) - 0.5
+    inside = ((out[..., :2] >= -0.5) & (out[..., :2] <= upper)).all(axis=-1)
+    out[..., 2] = np.where(inside, yx_score[..., 2], 0.0)
     return out
 
 
@@ -35,15 +48,16 @@ def keypoint_box(keypoints: np.ndarray, visible: np.ndarray) -> tuple[float, flo
     return float(x_min), float(y_min), float(x_max), float(y_max)
 
 
-def decode_singlepose(output: np.ndarray, region: Region,
-                      keypoint_threshold: float) -> Pose:
-    """The pose a single-pose model outputs (it always outputs one, person or not).
+def decode_singlepose(output: np.ndarray, region: Region, keypoint_threshold: float,
+                      image_wh: tuple[int, int]) -> Pose:
+    """The pose a single-pose model outputs (it always outputs one, person or not), in an
+    image of ``image_wh`` (width, height).
 
-    Pose score: the mean score of all 17 keypoints, so a lone confident keypoint on
-    background clutter does not make a person (see :func:`is_person`).
+    Pose score: the mean score of all 17 keypoints (0 for those outside the image), so a lone
+    confident keypoint on background clutter does not make a person (see :func:`is_person`).
     """
-    keypoints = _keypoints_to_source(output.reshape(NUM_KEYPOINTS, 3), region)
-    visible = keypoints[:, 2] >= keypoint_threshold
+    keypoints = _keypoints_to_source(output.reshape(NUM_KEYPOINTS, 3), region, image_wh)
+    visible = visible_mask(keypoints[:, 2], keypoint_threshold)
     return Pose(keypoints=keypoints, score=float(keypoints[:, 2].mean()),
                 box=keypoint_box(keypoints, visible))
 
@@ -55,16 +69,20 @@ def is_person(pose: Pose, keypoint_threshold: float, min_pose_score: float) -> b
 
 
 def decode_multipose(output: np.ndarray, region: Region, min_pose_score: float,
-                     max_people: int) -> list[Pose]:
+                     max_people: int, image_wh: tuple[int, int]) -> list[Pose]:
     """The people a MultiPose model found with a score of at least ``min_pose_score``,
-    best first, at most ``max_people``. Pose score and box are the model's own."""
+    best first, at most ``max_people``, in an image of ``image_wh`` (width, height). Pose
+    score and box are the model's own, the box clipped to the image."""
+    upper = np.array(image_wh, dtype=np.float64) - 0.5
     rows = output.reshape(-1, 56)
     scores = rows[:, 55]
     order = [i for i in np.argsort(-scores, kind='stable') if scores[i] >= min_pose_score]
     poses = []
     for i in order[:max_people]:
-        keypoints = _keypoints_to_source(rows[i, :51].reshape(NUM_KEYPOINTS, 3), region)
-        corners = region.to_source_pixels(rows[i, [52, 51, 54, 53]].reshape(2, 2))
+        keypoints = _keypoints_to_source(rows[i, :51].reshape(NUM_KEYPOINTS, 3), region,
+                                         image_wh)
+        corners = np.clip(region.to_source_pixels(rows[i, [52, 51, 54, 53]].reshape(2, 2)),
+                          -0.5, upper)
         box = (float(corners[0, 0]), float(corners[0, 1]), float(corners[1, 0]),
                float(corners[1, 1]))
         poses.append(Pose(keypoints=keypoints, score=float(scores[i]), box=box))

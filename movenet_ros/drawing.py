@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from movenet_ros.keypoints import SKELETON, Side, keypoint_side
-from movenet_ros.results import Pose
+from movenet_ros.results import Pose, visible_mask
 
 SIDE_COLOURS_RGB: dict[Side, tuple[int, int, int]] = {
     Side.LEFT: (255, 140, 0),
@@ -44,7 +44,7 @@ def draw_poses(image: np.ndarray, poses: list[Pose], keypoint_threshold: float,
     radius = max(2, round(max(h, w) / 250))
     for pose in poses:
         kps = pose.keypoints
-        visible = kps[:, 2] >= keypoint_threshold
+        visible = visible_mask(kps[:, 2], keypoint_threshold)
         if draw_boxes and any(pose.box):
             x0, y0, x1, y1 = pose.box
             box_colour = BOX_COLOUR_RGB[::-1] if channel_order == 'bgr' else BOX_COLOUR_RGB

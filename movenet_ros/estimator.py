@@ -114,7 +114,7 @@ class PoseEstimator:
         output = self.model.run(sample)
         t2 = time.perf_counter()
         if self.model.kind is ModelKind.SINGLEPOSE:
-            pose = decode_singlepose(output, region, self.keypoint_threshold)
+            pose = decode_singlepose(output, region, self.keypoint_threshold, (w, h))
             poses = [pose] if is_person(pose, self.keypoint_threshold,
                                         self.min_pose_score) else []
             if self.crop_tracking:
@@ -123,7 +123,8 @@ class PoseEstimator:
                 self._crop = next_crop_region(pose.keypoints, (h, w))
                 self._crop_image_hw = (h, w)
         else:
-            poses = decode_multipose(output, region, self.min_pose_score, self.max_people)
+            poses = decode_multipose(output, region, self.min_pose_score, self.max_people,
+                                     (w, h))
         t3 = time.perf_counter()
         return PoseResult(
             poses=poses, image_size=(w, h), model=self.model.name,

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from movenet_ros.image_headers import DEFAULT_MAX_IMAGE_PIXELS, ImageHeaderError, read_header
+
 if TYPE_CHECKING:
     from sensor_msgs.msg import CompressedImage, Image
     from std_msgs.msg import Header
@@ -34,7 +36,8 @@ class ImageConversionError(ValueError):
 
 
 # Side and size limits, checked before any work: 16k x 16k is beyond any camera, and a
-# 512 MB frame is more likely a corrupt header than a picture.
+# 512 MB frame is more likely a corrupt header than a picture. The pixel budget (max_pixels,
+# DEFAULT_MAX_IMAGE_PIXELS) is tighter still.
 MAX_IMAGE_SIDE = 16384
 MAX_IMAGE_BYTES = 512 * 1024 * 1024
 
@@ -59,51 +62,19 @@ SUPPORTED_ENCODINGS: tuple[str, ...] = (*_RAW_ENCODINGS, *_YUV422_ENCODINGS)
 _OUTPUT_ENCODINGS: dict[str, int] = {'rgb8': 3, 'bgr8': 3, 'rgba8': 4, 'bgra8': 4, 'mono8': 1}
 
 
-def _check_size(width: int, height: int) -> None:
+def _check_size(width: int, height: int, max_pixels: int | None = None,
+                what: str = 'image') -> None:
+    """Refuse empty sizes, sides over MAX_IMAGE_SIDE and, given ``max_pixels``, more pixels."""
     if width <= 0 or height <= 0:
-        raise ImageConversionError(f'image is empty: {width}x{height} pixels')
+        raise ImageConversionError(f'{what} is empty: {width}x{height} pixels')
     if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE:
         raise ImageConversionError(
-            f'image {width}x{height} exceeds the {MAX_IMAGE_SIDE}-pixel side limit '
+            f'{what} {width}x{height} exceeds the {MAX_IMAGE_SIDE}-pixel side limit '
             f'(a corrupt header?)')
-
-
-# JPEG start-of-frame markers (SOF0..SOF15 but DHT, JPG and DAC), which hold the image size.
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
-
-
-def _declared_size(data: memoryview) -> tuple[int, int] | None:
-    """(width, height) a JPEG or PNG header declares, read without decoding; else None.
-
-    A few hundred bytes of JPEG can declare 30000x30000 pixels: the decoder would allocate
-    and fill gigabytes before any check on the decoded image could refuse it.
-    """
-    if bytes(data[:8]) == _PNG_SIGNATURE:
-        if len(data) >= 24 and bytes(data[12:16]) == b'IHDR':
-            return (int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big'))
-        return None
-    if bytes(data[:2]) != b'\xff\xd8':
-        return None
-    pos, end = 2, len(data)
-    while pos + 4 <= end:  # marker segments, up to the frame header
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
-            pos += 2
-        elif marker in (0xD9, 0xDA):  # end of image, or a scan before any frame header
-            return None
-        elif marker in _JPEG_SOF:  # length(2) precision(1) height(2) width(2)
-            if pos + 9 > end:
-                return None
-            return (int.from_bytes(data[pos + 7:pos + 9], 'big'),
-                    int.from_bytes(data[pos + 5:pos + 7], 'big'))
-        else:
-            pos += 2 + int.from_bytes(data[pos + 2:pos + 4], 'big')
-    return None
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageConversionError(
+            f'{what} {width}x{height} has {width * height} pixels, over the pixel budget of '
+            f'{max_pixels}')
 
 
 def _byte_buffer(data: Any) -> memoryview:
@@ -122,7 +93,8 @@ def _byte_buffer(data: Any) -> memoryview:
     return view
 
 
-def image_to_array(msg: Image | Any) -> tuple[np.ndarray, str]:
+def image_to_array(msg: Image | Any,
+                   max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[np.ndarray, str]:
     """Pixels of a ``sensor_msgs/Image`` and their channel order ('rgb' or 'bgr').
 
     Raw encodings (rgb8, bgr8, rgba8, bgra8, mono8) give a read-only-or-not view over
@@ -131,7 +103,8 @@ def image_to_array(msg: Image | Any) -> tuple[np.ndarray, str]:
 
     ``data`` must hold every pixel: at least ``step * (height - 1) + width * bytes_per_pixel``
     bytes (the padding of the last row may be missing). Bytes past ``step * height`` are
-    ignored, as cv_bridge does: they cannot change any pixel.
+    ignored, as cv_bridge does: they cannot change any pixel. Images of more than
+    ``max_pixels`` pixels are refused.
     """
     encoding = str(msg.encoding)
     key = encoding.lower()
@@ -144,7 +117,7 @@ def image_to_array(msg: Image | Any) -> tuple[np.ndarray, str]:
             f'unsupported image encoding {encoding!r}; supported: '
             f'{", ".join(SUPPORTED_ENCODINGS)}')
     width, height, step = int(msg.width), int(msg.height), int(msg.step)
-    _check_size(width, height)
+    _check_size(width, height, max_pixels)
     row_bytes = width * bpp
     if step < row_bytes:
         raise ImageConversionError(
@@ -172,12 +145,18 @@ def image_to_array(msg: Image | Any) -> tuple[np.ndarray, str]:
     return pixels, channel_order
 
 
-def compressed_to_array(msg: CompressedImage | Any) -> tuple[np.ndarray, str]:
+def compressed_to_array(msg: CompressedImage | Any,
+                        max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[np.ndarray, str]:
     """Decode a ``sensor_msgs/CompressedImage`` (JPEG, PNG, ...) to an HxWx3 BGR array.
 
     ``format`` is informational ('jpeg', 'png', or image_transport's 'rgb8; jpeg compressed
-    bgr8'): the data itself says what it is, and a decoded JPEG/PNG is BGR whatever the
-    original encoding was. compressedDepth (16-bit depth) is refused: it is not a picture.
+    bgr8'): the data itself says what it is, and a decoded image is BGR whatever the original
+    encoding was. compressedDepth (16-bit depth) is refused: it is not a picture.
+
+    The size the data declares is read first (:mod:`movenet_ros.image_headers`): data over
+    ``max_pixels``, or whose size cannot be read, is refused before the decoder allocates
+    anything. Bytes after a JPEG's end-of-image marker are ignored; a JPEG without one is
+    refused as cut short (libjpeg would fill the missing part with grey).
     """
     fmt = str(getattr(msg, 'format', ''))
     if 'compresseddepth' in fmt.lower():
@@ -190,23 +169,17 @@ def compressed_to_array(msg: CompressedImage | Any) -> tuple[np.ndarray, str]:
         raise ImageConversionError(
             f'compressed image of {len(data)} bytes exceeds the {MAX_IMAGE_BYTES >> 20} MB '
             f'limit')
-    # libjpeg decodes a JPEG cut short with only a warning (grey below the cut) in some
-    # OpenCV builds: require the end-of-image marker (after stripping any zero padding).
-    jpeg_cut = (data[:2] == b'\xff\xd8'
-                and b'\xff\xd9' not in bytes(data).rstrip(b'\0')[-64:])
-    declared = None if jpeg_cut else _declared_size(data)
-    if declared is not None:  # refuse absurd sizes before the decoder allocates them
-        _check_size(*declared)
-        if declared[0] * declared[1] * 3 > MAX_IMAGE_BYTES:
-            raise ImageConversionError(
-                f'compressed image declares {declared[0]}x{declared[1]} pixels, over the '
-                f'{MAX_IMAGE_BYTES >> 20} MB limit once decoded (a corrupt header?)')
-    image = None if jpeg_cut else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    try:
+        header = read_header(data)
+    except ImageHeaderError as exc:
+        raise ImageConversionError(f'{exc} (format {fmt!r}, {len(data)} bytes)') from exc
+    _check_size(header.width, header.height, max_pixels, f'{header.format} image')
+    image = cv2.imdecode(np.frombuffer(data[:header.length], np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ImageConversionError(
-            f'cannot decode compressed image (format {fmt!r}, {len(data)} bytes): corrupt, '
-            f'truncated or not an image format OpenCV reads')
-    _check_size(image.shape[1], image.shape[0])
+            f'cannot decode {header.format} image (format {fmt!r}, {len(data)} bytes): '
+            f'corrupt or truncated')
+    _check_size(image.shape[1], image.shape[0], max_pixels)
     return image, 'bgr'
 
 

@@ -20,7 +20,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from movenet_ros.camera import Pinhole
 from movenet_ros.drawing import SIDE_COLOURS_RGB
 from movenet_ros.keypoints import SKELETON, keypoint_side
-from movenet_ros.results import Pose
+from movenet_ros.results import Pose, visible_mask
 
 NAMESPACE_BONES = 'bones'
 NAMESPACE_KEYPOINTS = 'keypoints'
@@ -46,7 +46,7 @@ def poses_to_markers(poses: list[Pose], header, camera: Pinhole, depth: float,
     markers = [clear]
     lifetime = Duration(sec=int(lifetime_s), nanosec=int((lifetime_s % 1) * 1e9))
     for index, pose in enumerate(poses):
-        visible = pose.keypoints[:, 2] >= keypoint_threshold
+        visible = visible_mask(pose.keypoints[:, 2], keypoint_threshold)
         xyz = camera.points_at_depth(pose.keypoints[:, :2], depth)
         points = _points(xyz)
         bones = Marker(header=header, ns=NAMESPACE_BONES, id=index, type=Marker.LINE_LIST,

@@ -37,6 +37,17 @@ class ModelError(RuntimeError):
     """The model file is missing, unreadable, or not a MoveNet model."""
 
 
+class ModelOutputError(ModelError):
+    """The model ran, but its output is not a pose estimate (NaN, scores outside [0, 1],
+    coordinates far outside its input): a broken or mis-converted model file."""
+
+
+# Normalized coordinates a model's output may hold: [0, 1] spans its input, and keypoints a
+# model extrapolates past the edge stay near it (the models here, on every third frame of the
+# demo video and crops of it: -0.17 to 1.10). Farther out is not a position but garbage.
+OUTPUT_COORDINATE_RANGE = (-0.5, 1.5)
+
+
 class ModelKind(Enum):
     SINGLEPOSE = 'singlepose'
     MULTIPOSE = 'multipose'
@@ -82,10 +93,19 @@ def resolve_model(model: str) -> pathlib.Path:
             + ', '.join(str(d) for d in searched)
             + f'. Set {MODELS_DIR_ENV} to the folder holding it, or pass a .tflite path.')
     path = pathlib.Path(model).expanduser()
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob('*.tflite'))
+        raise ModelError(f'model path {path} is a directory; give the path of a .tflite file'
+                         + (f' (it holds {", ".join(found)})' if found else ''))
     if not path.is_file():
         raise ModelError(f'model file not found: {path} (expected one of '
                          f'{", ".join(BUILTIN_MODELS)} or the path of a MoveNet .tflite file)')
     return path
+
+
+def _ints(shape) -> list[int]:
+    """A tensor shape as plain ints (the details hold NumPy ints, printed np.int32(1))."""
+    return [int(v) for v in shape]
 
 
 def model_id(model: str) -> str:
@@ -119,7 +139,7 @@ class MoveNetModel:
         self.input_dtype = np.dtype(self._input['dtype'])
         signature = self._input.get('shape_signature', self._input['shape'])
         if len(signature) != 4 or signature[3] != 3:
-            raise ModelError(f'{self.path}: input shape {list(signature)} is not [1, H, W, 3]')
+            raise ModelError(f'{self.path}: input shape {_ints(signature)} is not [1, H, W, 3]')
         self.dynamic_input = bool(signature[1] < 0 or signature[2] < 0)
         out_shape = tuple(self._output['shape'])
         if out_shape == (1, 1, 17, 3):
@@ -127,7 +147,7 @@ class MoveNetModel:
         elif len(out_shape) == 3 and out_shape[0] == 1 and out_shape[2] == 56:
             self.kind = ModelKind.MULTIPOSE
         else:
-            raise ModelError(f'{self.path}: output shape {list(out_shape)} is neither '
+            raise ModelError(f'{self.path}: output shape {_ints(out_shape)} is neither '
                              'single-pose [1, 1, 17, 3] nor multipose [1, N, 56]')
         if self.dynamic_input and self.kind is ModelKind.SINGLEPOSE:
             raise ModelError(f'{self.path}: single-pose model with a dynamic input size')
@@ -168,9 +188,39 @@ class MoveNetModel:
             batch = batch.astype(self.input_dtype)
         self._interpreter.set_tensor(self._input['index'], batch)
         start = time.perf_counter()
-        self._interpreter.invoke()
+        try:
+            self._interpreter.invoke()
+        except (RuntimeError, ValueError) as exc:
+            raise ModelError(f'{self.path}: inference failed: {exc}') from exc
         self.last_invoke_ms = (time.perf_counter() - start) * 1000.0
         output = self._interpreter.get_tensor(self._output['index'])
         if output.dtype != np.float32:  # quantized output
             output = (output.astype(np.float32) - self._out_zero) * self._out_scale
+        self._check_output(output)
         return output
+
+    def _check_output(self, output: np.ndarray) -> None:
+        """ModelOutputError unless every value is finite, every score in [0, 1] and every
+        coordinate (keypoints; MultiPose boxes too) within OUTPUT_COORDINATE_RANGE."""
+        if self.kind is ModelKind.SINGLEPOSE:
+            keypoints, boxes, people = output.reshape(-1, 3), np.empty((0,)), np.empty((0,))
+        else:
+            rows = output.reshape(-1, 56)
+            keypoints, boxes, people = rows[:, :51].reshape(-1, 3), rows[:, 51:55], rows[:, 55]
+        problem = None
+        if not np.isfinite(output).all():
+            problem = f'{int(np.count_nonzero(~np.isfinite(output)))} NaN or infinite values'
+        else:
+            low, high = OUTPUT_COORDINATE_RANGE
+            for what, values, lo, hi in (
+                    ('keypoint scores', keypoints[:, 2], 0.0, 1.0),
+                    ('person scores', people, 0.0, 1.0),
+                    ('keypoint coordinates', keypoints[:, :2], low, high),
+                    ('box coordinates', boxes, low, high)):
+                if values.size and (values.min() < lo or values.max() > hi):
+                    problem = (f'{what} from {float(values.min()):.4g} to '
+                               f'{float(values.max()):.4g}, outside [{lo:g}, {hi:g}]')
+                    break
+        if problem:
+            raise ModelOutputError(f'{self.path}: invalid output ({problem}); the file does not '
+                                   'behave like a MoveNet model')

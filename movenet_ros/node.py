@@ -43,7 +43,7 @@ from rclpy.qos import (
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
-from movenet_ros.camera import Pinhole
+from movenet_ros.camera import DEFAULT_HFOV_DEG, Pinhole
 from movenet_ros.drawing import draw_poses
 from movenet_ros.estimator import (
     DEFAULT_KEYPOINT_THRESHOLD,
@@ -52,11 +52,13 @@ from movenet_ros.estimator import (
     PoseEstimator,
 )
 from movenet_ros.image_conversion import (
+    MAX_IMAGE_SIDE,
     ImageConversionError,
     array_to_image_msg,
     compressed_to_array,
     image_to_array,
 )
+from movenet_ros.image_headers import ACCEPTED_FORMATS, DEFAULT_MAX_IMAGE_PIXELS
 from movenet_ros.markers import poses_to_markers
 from movenet_ros.model import BUILTIN_MODELS, ModelError, MoveNetModel
 from movenet_ros.msg import PersonPoseArray
@@ -81,6 +83,7 @@ RELIABILITY = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
                'reliable': ReliabilityPolicy.RELIABLE}
 TRANSPORTS = ('raw', 'compressed')
 WARN_THROTTLE_S = 5.0
+INVALID_CAMERA_INFO = 'invalid K ignored'
 
 
 class ConfigurationError(Exception):
@@ -130,6 +133,12 @@ PARAMETERS = {
         'raw subscribes to sensor_msgs/Image on "image"; compressed subscribes to '
         'sensor_msgs/CompressedImage on "image/compressed".', read_only=True,
         choices=TRANSPORTS)),
+    'max_image_pixels': (DEFAULT_MAX_IMAGE_PIXELS, _describe(
+        'Images with more pixels (width x height) are refused and counted as bad. Compressed '
+        'images are sized from their headers before decoding; formats that cannot be sized '
+        f'are refused (accepted: {", ".join(ACCEPTED_FORMATS)}). The default, 8192 x 8192, '
+        'fits any camera and bounds a decoded image to 192 MiB.', read_only=True,
+        int_range=(1, MAX_IMAGE_SIDE * MAX_IMAGE_SIDE))),
     'image_qos_reliability': ('best_effort', _describe(
         'Reliability of the image subscription. best_effort (sensor data QoS) matches any '
         'publisher; reliable only matches reliable publishers.', read_only=True,
@@ -192,7 +201,8 @@ class Counters:
     received: reached the node. dropped: received, but a newer frame came before the model
     was free (replaced in the one-frame subscription queue, or in the node's own slot).
     lost: never reached the node: gaps in the publisher's sequence numbers not explained by
-    the above, i.e. frames lost in transport (or overwritten in a deeper queue).
+    the above, i.e. frames lost in transport (or overwritten in a deeper queue). bad: refused
+    input messages. model_errors: frames the model failed on (not the input's fault).
     """
 
     received: int = 0
@@ -200,6 +210,7 @@ class Counters:
     dropped: int = 0
     lost: int = 0
     bad: int = 0
+    model_errors: int = 0  # received, but the model failed or its output was invalid
 
     def add(self, **counts: int) -> None:
         for name, n in counts.items():
@@ -262,6 +273,7 @@ class MoveNetNode(Node):
         self._latency_ms: deque[float] = deque(maxlen=300)
         self._overhead_ms: deque[float] = deque(maxlen=300)
         self._camera_info: CameraInfo | None = None
+        self._image_size: tuple[int, int] | None = None  # (width, height) of the last image
         self._last_error = ''
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -401,14 +413,22 @@ class MoveNetNode(Node):
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
 
-    def _camera(self, image_wh: tuple[int, int]) -> Pinhole:
+    def _camera(self, image_wh: tuple[int, int]) -> tuple[Pinhole, str]:
+        """The camera markers are placed with, and what diagnostics say about it.
+
+        A K that is all zero (an uncalibrated camera) or invalid (see ``Pinhole.from_k``)
+        falls back to the assumed default camera, as when no camera_info arrives.
+        """
         info = self._camera_info
-        if info is not None and info.k[0] > 0:
-            try:
-                return Pinhole.from_k(info.k, (info.width, info.height), image_wh)
-            except ValueError:
-                pass
-        return Pinhole.default(image_wh)
+        assumed = f'assumed {DEFAULT_HFOV_DEG:g} degree horizontal field of view'
+        if info is None:
+            return Pinhole.default(image_wh), f'none received, {assumed}'
+        if not any(info.k):
+            return Pinhole.default(image_wh), f'uncalibrated (K is all zero), {assumed}'
+        try:
+            return Pinhole.from_k(info.k, (info.width, info.height), image_wh), 'calibrated'
+        except ValueError as exc:
+            return Pinhole.default(image_wh), f'{INVALID_CAMERA_INFO}: {exc}; {assumed}'
 
     # ---- processing ----------------------------------------------------------------------
 
@@ -423,6 +443,8 @@ class MoveNetNode(Node):
                 self._busy = True
             try:
                 self._process(msg)
+            except ModelError as exc:  # the model's fault, not the image's: nothing published
+                self._count_model_error(str(exc))
             except (ImageConversionError, ValueError) as exc:
                 self._count_bad(f'bad image on {self._input_topic()}: {exc}')
             except Exception as exc:  # never let one frame kill the node
@@ -463,12 +485,19 @@ class MoveNetNode(Node):
             self._last_error = message
         self.get_logger().warning(message, throttle_duration_sec=WARN_THROTTLE_S)
 
+    def _count_model_error(self, message: str) -> None:
+        with self._lock:
+            self._count(model_errors=1)
+            self._last_error = f'model: {message}'
+        self.get_logger().error(message, throttle_duration_sec=WARN_THROTTLE_S)
+
     def _process(self, msg) -> None:
         start = time.perf_counter()
+        max_pixels = self.params['max_image_pixels']
         if isinstance(msg, CompressedImage):
-            image, order = compressed_to_array(msg)
+            image, order = compressed_to_array(msg, max_pixels)
         else:
-            image, order = image_to_array(msg)
+            image, order = image_to_array(msg, max_pixels)
         with self._estimator_lock:
             result = self.estimator.estimate(image, channel_order=order)
             result = self.temporal.update(
@@ -477,9 +506,14 @@ class MoveNetNode(Node):
         header = msg.header
         self.poses_pub.publish(result_to_msg(result, header))
         # Markers and drawings nobody receives cost as much as the rest of the frame's glue.
+        self._image_size = result.image_size
         if params['publish_markers'] and self.markers_pub.get_subscription_count():
+            camera, camera_state = self._camera(result.image_size)
+            if camera_state.startswith(INVALID_CAMERA_INFO):
+                self.get_logger().warning(f'camera_info: {camera_state}',
+                                          throttle_duration_sec=WARN_THROTTLE_S)
             self.markers_pub.publish(poses_to_markers(
-                result.poses, header, self._camera(result.image_size), params['marker_depth'],
+                result.poses, header, camera, params['marker_depth'],
                 params['keypoint_threshold'], params['marker_line_width']))
         if params['publish_annotated_image'] and self.annotated_pub.get_subscription_count():
             self.annotated_pub.publish(self._annotate(image, order, result, header))
@@ -518,11 +552,19 @@ class MoveNetNode(Node):
             last_error = self._last_error
         status = DiagnosticStatus(name=f'{self.get_name()}: pose estimation',
                                   hardware_id=self.estimator.model.name)
-        if period.bad:
+        image_size = self._image_size
+        camera_state = self._camera(image_size)[1] if image_size else 'not checked: no image yet'
+        if period.model_errors:
+            status.level = DiagnosticStatus.ERROR
+            status.message = (f'model {self.estimator.model.path.name} failed on '
+                              f'{period.model_errors} frame(s)')
+        elif period.bad:
             status.level, status.message = DiagnosticStatus.WARN, f'{period.bad} bad image(s)'
         elif period.received == 0:
             status.level = DiagnosticStatus.WARN
             status.message = f'no images on {self.resolve_topic_name(self._input_topic())}'
+        elif camera_state.startswith(INVALID_CAMERA_INFO):
+            status.level, status.message = DiagnosticStatus.WARN, 'invalid camera_info'
         else:
             status.level, status.message = DiagnosticStatus.OK, 'running'
 
@@ -539,6 +581,7 @@ class MoveNetNode(Node):
             'frames dropped': str(total.dropped),
             'frames lost upstream': str(total.lost),
             'bad messages': str(total.bad),
+            'model errors': str(total.model_errors),
             'inference ms p50': pct(inference, 0.5),
             'inference ms p95': pct(inference, 0.95),
             'latency ms p50': pct(latency, 0.5),
@@ -548,6 +591,8 @@ class MoveNetNode(Node):
             'overhead ms p50': pct(overhead, 0.5, 2),
             'overhead ms p95': pct(overhead, 0.95, 2),
             'model': self.estimator.model.name,
+            'model file': str(self.estimator.model.path),
+            'camera_info': camera_state,
             'last error': last_error,
         }
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]

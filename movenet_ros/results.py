@@ -12,13 +12,21 @@ from movenet_ros.keypoints import KEYPOINT_NAMES
 UNTRACKED = -1
 
 
+def visible_mask(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Which keypoints count as seen, the one rule everything uses (boxes, drawing, markers,
+    tracking, smoothing): a score at or above ``threshold``, and above 0, whatever the
+    threshold, since a keypoint outside the image has score 0 (see decoding)."""
+    return (scores >= threshold) & (scores > 0.0)
+
+
 @dataclass
 class Pose:
     """One person.
 
     ``keypoints`` is a (17, 3) float array of (x, y, score) per keypoint in MoveNet order, x
-    and y in source-image pixels (centre of the top-left pixel at (0, 0)). ``box`` is
-    (x_min, y_min, x_max, y_max) in the same pixels.
+    and y in source-image pixels (centre of the top-left pixel at (0, 0)). A keypoint outside
+    the image keeps the model's position and has score 0. ``box`` is (x_min, y_min, x_max,
+    y_max) in the same pixels, inside the image.
     """
 
     keypoints: np.ndarray
@@ -28,7 +36,7 @@ class Pose:
 
     def visible(self, threshold: float) -> np.ndarray:
         """Boolean mask of the keypoints whose score reaches ``threshold``."""
-        return self.keypoints[:, 2] >= threshold
+        return visible_mask(self.keypoints[:, 2], threshold)
 
     def normalized(self, image_wh: tuple[int, int]) -> np.ndarray:
         """Keypoints as (x, y) in [0, 1] of the source image (continuous coordinates)."""

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from movenet_ros.keypoints import DEFAULT_KEYPOINT_THRESHOLD, NUM_KEYPOINTS
-from movenet_ros.results import UNTRACKED, Pose
+from movenet_ros.results import UNTRACKED, Pose, visible_mask
 
 # Tuned on the demo footage with bench/tracking.py (MultiPose, 30 and 15 fps; the sweep is in
 # bench/results/tracking.json). (0.5 Hz, 6.0) cuts the jitter of planted feet 5.0x at 30 fps
@@ -166,7 +166,7 @@ class PoseSmoother:
         values = np.empty((NUM_KEYPOINTS + 2, 2))
         values[:NUM_KEYPOINTS] = pose.keypoints[:, :2]
         values[NUM_KEYPOINTS:] = ((pose.box[0], pose.box[1]), (pose.box[2], pose.box[3]))
-        visible = pose.keypoints[:, 2] >= self.keypoint_threshold
+        visible = visible_mask(pose.keypoints[:, 2], self.keypoint_threshold)
         track = self._tracks.get(pose.id)
         if track is None:
             track = _TrackFilter(OneEuroFilter(self.min_cutoff, self.beta, self.d_cutoff),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from movenet_ros.keypoints import DEFAULT_KEYPOINT_THRESHOLD
-from movenet_ros.results import UNTRACKED, Pose
+from movenet_ros.results import UNTRACKED, Pose, visible_mask
 
 SIMILARITIES = ('oks', 'iou')
 # Per-keypoint OKS sigmas of the COCO keypoint evaluation, in MoveNet (= COCO) keypoint order:
@@ -53,7 +53,8 @@ def oks_matrix(reference: np.ndarray, areas: np.ndarray, keypoints: np.ndarray,
     lenient). Only keypoints scoring at least ``threshold`` in both poses count; a pair with
     none in common scores 0.
     """
-    common = (reference[:, None, :, 2] >= threshold) & (keypoints[None, :, :, 2] >= threshold)
+    common = (visible_mask(reference[:, None, :, 2], threshold)
+              & visible_mask(keypoints[None, :, :, 2], threshold))
     d2 = ((reference[:, None, :, :2] - keypoints[None, :, :, :2]) ** 2).sum(axis=-1)
     e = d2 / _OKS_VARS / (2.0 * np.maximum(areas, 1.0))[:, None, None]
     count = common.sum(axis=-1)

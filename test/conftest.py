@@ -67,3 +67,16 @@ def demo_frames(demo_video) -> list:
         frames.append(frame)
     capture.release()
     return frames
+
+
+@pytest.fixture
+def camera():
+    """The fake camera (see ros_helpers.Camera) in its own rclpy context."""
+    import rclpy
+    from ros_helpers import Camera
+
+    rclpy.init()
+    cam = Camera()
+    yield cam
+    cam.close()
+    rclpy.try_shutdown()

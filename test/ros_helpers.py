@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Helpers for tests that talk over real DDS: a sample message and a bounded spin-wait."""
+"""Helpers for tests that talk over real DDS: a sample message, a bounded spin-wait, the node
+as its own process and the fake camera that feeds it."""
 
 from __future__ import annotations
 
@@ -7,10 +8,21 @@ from collections.abc import Callable
 import time
 
 from builtin_interfaces.msg import Time
+import cv2
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import Point
+import numpy as np
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
 
+from movenet_ros.image_conversion import array_to_image_msg
 from movenet_ros.msg import Keypoint, PersonPose, PersonPoseArray
+
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def sample_pose_array() -> PersonPoseArray:
@@ -98,3 +110,102 @@ class NodeProcess:
             self.proc.kill()
             out, _ = self.proc.communicate()
         return self.proc.returncode, out
+
+
+class Camera:
+    """The test's side of the DDS link: publishes images, collects the node's outputs."""
+
+    def __init__(self) -> None:
+        self.node = rclpy.create_node('fake_camera')
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self.image_pub = self.node.create_publisher(Image, 'image', RELIABLE)
+        self.compressed_pub = self.node.create_publisher(CompressedImage, 'image/compressed',
+                                                         RELIABLE)
+        self.info_pub = self.node.create_publisher(CameraInfo, 'camera_info', RELIABLE)
+        self.poses: list[PersonPoseArray] = []
+        self.markers: list[MarkerArray] = []
+        self.annotated: list[Image] = []
+        self.diagnostics: list[dict[str, str]] = []  # the values of each status
+        self.statuses: list[DiagnosticStatus] = []
+        self.node.create_subscription(PersonPoseArray, 'poses', self.poses.append, RELIABLE)
+        self.node.create_subscription(MarkerArray, 'pose_markers', self.markers.append,
+                                      RELIABLE)
+        self.node.create_subscription(Image, 'image_annotated', self.annotated.append,
+                                      RELIABLE)
+        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, RELIABLE)
+        self._seq = 0
+
+    def _on_diag(self, msg: DiagnosticArray) -> None:
+        for status in msg.status:
+            if status.name.endswith('pose estimation'):
+                self.diagnostics.append({kv.key: kv.value for kv in status.values})
+                self.statuses.append(status)
+
+    def wait_for_node(self, node: NodeProcess, publisher=None, timeout: float = 20.0) -> None:
+        """Wait until the node answers: discovery is not symmetric, so a matched publisher
+        alone does not mean the node already receives. A black image (nobody in it, so no
+        crop carried over) is sent until its answer arrives."""
+        publisher = publisher or self.image_pub
+        ok = spin_until(self.node, self.executor,
+                        lambda: publisher.get_subscription_count() > 0 or not node.alive(),
+                        timeout)
+        assert ok and node.alive(), f'node did not subscribe:\n{node.stop()[1]}'
+        black = np.zeros((64, 64, 3), np.uint8)
+        header = Header(stamp=Time(sec=1), frame_id='warm_up')
+        if publisher is self.compressed_pub:
+            warm_up = CompressedImage(header=header, format='png',
+                                      data=cv2.imencode('.png', black)[1].tobytes())
+        else:
+            warm_up = array_to_image_msg(black, 'bgr8', header)
+        deadline = time.monotonic() + timeout
+        while not any(p.header.frame_id == 'warm_up' for p in self.poses):
+            assert time.monotonic() < deadline and node.alive(), \
+                f'node never answered:\n{node.stop()[1]}'
+            publisher.publish(warm_up)
+            self.spin(0.5)
+
+    def header(self, frame_id: str = 'test_camera') -> Header:
+        self._seq += 1
+        return Header(stamp=Time(sec=1_700_000_000 + self._seq, nanosec=1000 * self._seq),
+                      frame_id=frame_id)
+
+    def send_and_wait(self, msg, publisher=None, timeout: float = 15.0) -> PersonPoseArray:
+        """Publish one image and wait for the PersonPoseArray with its stamp."""
+        (publisher or self.image_pub).publish(msg)
+        stamp = msg.header.stamp
+
+        def answered() -> bool:
+            return any(p.header.stamp == stamp for p in self.poses)
+
+        assert spin_until(self.node, self.executor, answered, timeout), \
+            f'no poses for the image stamped {stamp.sec}.{stamp.nanosec:09d}'
+        return next(p for p in self.poses if p.header.stamp == stamp)
+
+    def spin(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.02)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+
+
+def start_node(repo, mode: str = 'singlepose_lightning', *params: str) -> NodeProcess:
+    args = ['--params-file', str(repo / 'config' / f'{mode}.yaml'),
+            '-p', 'diagnostics_period:=0.2']
+    for p in params:
+        args += ['-p', p]
+    return NodeProcess('movenet_node', *args)
+
+
+def stop_cleanly(node: NodeProcess) -> str:
+    code, out = node.stop()
+    assert code == 0, f'node exited with {code}:\n{out}'
+    assert 'Traceback' not in out, out
+    return out
+
+
+def keypoints_of(msg: PersonPoseArray) -> np.ndarray:
+    return np.array([[[k.x, k.y, k.score] for k in p.keypoints] for p in msg.persons])

@@ -7,8 +7,15 @@ import pathlib
 
 import numpy as np
 import pytest
+from tiny_models import multipose_output, singlepose_output, write_model
 
-from movenet_ros.model import ModelError, ModelKind, MoveNetModel, resolve_model
+from movenet_ros.model import (
+    ModelError,
+    ModelKind,
+    ModelOutputError,
+    MoveNetModel,
+    resolve_model,
+)
 
 
 @pytest.fixture(scope='module')
@@ -82,8 +89,60 @@ def test_missing_file_names_the_path(tmp_path):
 
 
 def test_directory_is_not_a_model(tmp_path):
-    with pytest.raises(ModelError, match='not found'):
+    with pytest.raises(ModelError, match=f'^model path {tmp_path} is a directory; give the '
+                                         r'path of a \.tflite file$'):
         MoveNetModel(tmp_path)
+    (tmp_path / 'a.tflite').touch()
+    with pytest.raises(ModelError, match=r'is a directory; .* \(it holds a\.tflite\)$'):
+        MoveNetModel(tmp_path)
+
+
+@pytest.mark.parametrize(('output', 'kwargs', 'message'), [
+    (np.zeros((1, 17, 3)), {}, r'output shape \[1, 17, 3\] is neither single-pose '
+                               r'\[1, 1, 17, 3\] nor multipose \[1, N, 56\]$'),
+    (singlepose_output(), {'channels': 1}, r'input shape \[1, 192, 192, 1\] is not '
+                                           r'\[1, H, W, 3\]$'),
+    (singlepose_output(), {'input_hw': None}, 'single-pose model with a dynamic input size'),
+])
+def test_shape_errors_print_plain_integers(tmp_path, output, kwargs, message):
+    path = write_model(tmp_path / 'odd.tflite', output, **kwargs)
+    with pytest.raises(ModelError, match=message) as info:
+        MoveNetModel(path)
+    assert 'np.' not in str(info.value) and str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(('output', 'input_hw', 'problem'), [
+    (singlepose_output(1e9, -2e9, 7.5), (192, 192),
+     r'keypoint scores from 7\.5 to 7\.5, outside \[0, 1\]'),
+    (singlepose_output(0.5, 0.5, -0.01), (256, 256),
+     r'keypoint scores from -0\.01 to -0\.01, outside \[0, 1\]'),
+    (singlepose_output(float('inf'), 0.5, 0.5), (192, 192), r'17 NaN or infinite values'),
+    (singlepose_output(-0.51, 0.5, 0.5), (192, 192),
+     r'keypoint coordinates from -0\.51 to 0\.5, outside \[-0\.5, 1\.5\]'),
+    (multipose_output(x=1.6), None,
+     r'keypoint coordinates from 0\.5 to 1\.6, outside \[-0\.5, 1\.5\]'),
+    (multipose_output(box=(0.1, -3.0, 0.5, 0.5)), None,
+     r'box coordinates from -3 to 0\.5, outside \[-0\.5, 1\.5\]'),
+    (multipose_output(person_score=1.5), None,
+     r'person scores from 1\.5 to 1\.5, outside \[0, 1\]'),
+])
+def test_invalid_outputs_are_a_model_output_error(tmp_path, output, input_hw, problem):
+    model = MoveNetModel(write_model(tmp_path / 'broken.tflite', output, input_hw))
+    frame = np.zeros((*model.input_size((480, 640)), 3), np.uint8)
+    with pytest.raises(ModelOutputError, match=f'^{tmp_path}/broken.tflite: invalid output '
+                                               f'\\({problem}\\); the file does not behave'):
+        model.run(frame)
+    assert issubclass(ModelOutputError, ModelError)
+
+
+def test_outputs_at_the_edges_of_the_ranges_are_valid(tmp_path):
+    for output, input_hw in ((singlepose_output(-0.5, 1.5, 1.0), (192, 192)),
+                             (singlepose_output(0.0, 0.0, 0.0), (192, 192)),
+                             (multipose_output(1.5, -0.5, 0.0, (-0.5, -0.5, 1.5, 1.5), 1.0),
+                              None)):
+        model = MoveNetModel(write_model(tmp_path / 'edge.tflite', output, input_hw))
+        got = model.run(np.zeros((*model.input_size((480, 640)), 3), np.uint8))
+        np.testing.assert_array_equal(got, output)
 
 
 @pytest.mark.parametrize('content', [b'', b'this is not a flatbuffer\n' * 64,

@@ -7,146 +7,26 @@ The test process plays the camera (publishing Image / CompressedImage) and the c
 
 from __future__ import annotations
 
-import time
-
 from builtin_interfaces.msg import Time
 import cv2
-from diagnostic_msgs.msg import DiagnosticArray
+from footage import read_frames
 import numpy as np
 import pytest
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.qos import QoSProfile, ReliabilityPolicy
-from ros_helpers import NodeProcess, spin_until
+from ros_helpers import keypoints_of, spin_until, start_node, stop_cleanly
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Header
-from visualization_msgs.msg import Marker, MarkerArray
+from visualization_msgs.msg import Marker
 
 from movenet_ros.estimator import PoseEstimator
 from movenet_ros.image_conversion import array_to_image_msg
 from movenet_ros.model import MoveNetModel
-from movenet_ros.msg import PersonPose, PersonPoseArray
+from movenet_ros.msg import PersonPose
 
 FRAME_IDS = (0, 60, *range(90, 100), 110, 120)
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
 @pytest.fixture(scope='module')
-def frames(repo) -> dict[int, np.ndarray]:
-    capture = cv2.VideoCapture(str(repo / '.cache' / 'media' / 'demo.mp4'))
-    out = {}
-    for index in range(max(FRAME_IDS) + 1):
-        ok, frame = capture.read()
-        assert ok, f'demo.mp4 ended before frame {index}'
-        if index in FRAME_IDS:
-            out[index] = frame
-    capture.release()
-    return out
-
-
-class Camera:
-    """The test's side of the DDS link: publishes images, collects the node's outputs."""
-
-    def __init__(self) -> None:
-        self.node = rclpy.create_node('fake_camera')
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self.image_pub = self.node.create_publisher(Image, 'image', RELIABLE)
-        self.compressed_pub = self.node.create_publisher(CompressedImage, 'image/compressed',
-                                                         RELIABLE)
-        self.poses: list[PersonPoseArray] = []
-        self.markers: list[MarkerArray] = []
-        self.annotated: list[Image] = []
-        self.diagnostics: list[dict[str, str]] = []
-        self.node.create_subscription(PersonPoseArray, 'poses', self.poses.append, RELIABLE)
-        self.node.create_subscription(MarkerArray, 'pose_markers', self.markers.append,
-                                      RELIABLE)
-        self.node.create_subscription(Image, 'image_annotated', self.annotated.append,
-                                      RELIABLE)
-        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, RELIABLE)
-        self._seq = 0
-
-    def _on_diag(self, msg: DiagnosticArray) -> None:
-        for status in msg.status:
-            if status.name.endswith('pose estimation'):
-                self.diagnostics.append({kv.key: kv.value for kv in status.values})
-
-    def wait_for_node(self, node: NodeProcess, publisher=None, timeout: float = 20.0) -> None:
-        """Wait until the node answers: discovery is not symmetric, so a matched publisher
-        alone does not mean the node already receives. A black image (nobody in it, so no
-        crop carried over) is sent until its answer arrives."""
-        publisher = publisher or self.image_pub
-        ok = spin_until(self.node, self.executor,
-                        lambda: publisher.get_subscription_count() > 0 or not node.alive(),
-                        timeout)
-        assert ok and node.alive(), f'node did not subscribe:\n{node.stop()[1]}'
-        black = np.zeros((64, 64, 3), np.uint8)
-        header = Header(stamp=Time(sec=1), frame_id='warm_up')
-        if publisher is self.compressed_pub:
-            warm_up = CompressedImage(header=header, format='png',
-                                      data=cv2.imencode('.png', black)[1].tobytes())
-        else:
-            warm_up = array_to_image_msg(black, 'bgr8', header)
-        deadline = time.monotonic() + timeout
-        while not any(p.header.frame_id == 'warm_up' for p in self.poses):
-            assert time.monotonic() < deadline and node.alive(), \
-                f'node never answered:\n{node.stop()[1]}'
-            publisher.publish(warm_up)
-            self.spin(0.5)
-
-    def header(self, frame_id: str = 'test_camera') -> Header:
-        self._seq += 1
-        return Header(stamp=Time(sec=1_700_000_000 + self._seq, nanosec=1000 * self._seq),
-                      frame_id=frame_id)
-
-    def send_and_wait(self, msg, publisher=None, timeout: float = 15.0) -> PersonPoseArray:
-        """Publish one image and wait for the PersonPoseArray with its stamp."""
-        (publisher or self.image_pub).publish(msg)
-        stamp = msg.header.stamp
-
-        def answered() -> bool:
-            return any(p.header.stamp == stamp for p in self.poses)
-
-        assert spin_until(self.node, self.executor, answered, timeout), \
-            f'no poses for the image stamped {stamp.sec}.{stamp.nanosec:09d}'
-        return next(p for p in self.poses if p.header.stamp == stamp)
-
-    def spin(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            self.executor.spin_once(timeout_sec=0.02)
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self.node.destroy_node()
-
-
-@pytest.fixture
-def camera():
-    rclpy.init()
-    cam = Camera()
-    yield cam
-    cam.close()
-    rclpy.try_shutdown()
-
-
-def start_node(repo, mode: str = 'singlepose_lightning', *params: str) -> NodeProcess:
-    args = ['--params-file', str(repo / 'config' / f'{mode}.yaml'),
-            '-p', 'diagnostics_period:=0.2']
-    for p in params:
-        args += ['-p', p]
-    return NodeProcess('movenet_node', *args)
-
-
-def stop_cleanly(node: NodeProcess) -> str:
-    code, out = node.stop()
-    assert code == 0, f'node exited with {code}:\n{out}'
-    assert 'Traceback' not in out, out
-    return out
-
-
-def keypoints_of(msg: PersonPoseArray) -> np.ndarray:
-    return np.array([[[k.x, k.y, k.score] for k in p.keypoints] for p in msg.persons])
+def frames(demo_video) -> dict[int, np.ndarray]:
+    return read_frames(demo_video, FRAME_IDS)
 
 
 def test_poses_match_the_core_with_the_image_header(repo, camera, frames):
