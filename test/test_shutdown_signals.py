@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 import os
-import re
 import pathlib
+import re
 import signal
 import subprocess
 import sys
