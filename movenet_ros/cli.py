@@ -46,6 +46,7 @@ from movenet_ros.estimator import (
     PoseEstimator,
 )
 from movenet_ros.media import (
+    DEFAULT_MAX_FILE_PIXELS,
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
     FrameSource,
@@ -117,6 +118,7 @@ _MAX_PEOPLE = _checked(int, lambda v: 1 <= v <= 6, 'an integer from 1 to 6 (Mult
                        'at most 6)')
 _MULTIPOSE_SIDE = _checked(int, lambda v: 128 <= v <= 1024 and v % 32 == 0,
                            'a multiple of 32 from 128 to 1024')
+_PIXELS = _checked(int, lambda v: v >= 1, 'an integer >= 1')
 _POSITIVE = _checked(float, lambda v: v > 0.0, 'a number > 0')
 _NON_NEGATIVE = _checked(float, lambda v: v >= 0.0, 'a number >= 0')
 
@@ -146,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument('--multipose-max-side', type=_MULTIPOSE_SIDE, default=256,
                        help='MultiPose input: the larger side, a multiple of 32 from 128 to '
                             '1024 (256)')
+    infer.add_argument('--max-image-pixels', type=_PIXELS, default=DEFAULT_MAX_FILE_PIXELS,
+                       help='image files declaring more pixels (width x height) are refused '
+                            'before decoding (%(default)s = 8192 x 8192)')
     infer.add_argument('--output', '-o', type=pathlib.Path,
                        help='annotated output: a file for one image or video input '
                             '(.png/.jpg/..., .mp4/.avi/.mkv/.mov), otherwise a folder')
@@ -328,8 +333,10 @@ class Runner:
     """
 
     def __init__(self, estimator: PoseEstimator, temporal: TemporalFilter, report: Report,
-                 json_out, progress: bool, signals: StopSignals) -> None:
+                 json_out, progress: bool, signals: StopSignals,
+                 max_image_pixels: int = DEFAULT_MAX_FILE_PIXELS) -> None:
         self.signals = signals
+        self.max_image_pixels = max_image_pixels
         self.estimator = estimator
         self.temporal = temporal
         self.report = report
@@ -365,7 +372,7 @@ class Runner:
 
     def run_image(self, job: Job) -> None:
         try:
-            image = load_image(job.source)
+            image = load_image(job.source, self.max_image_pixels)
         except (OSError, ValueError) as exc:
             self.report.fail(job.source, str(exc))
             return
@@ -485,7 +492,7 @@ def infer(args) -> int:
         json_out = open(args.json, 'w', buffering=1)  # noqa: SIM115 (closed below)
     signals = StopSignals()
     runner = Runner(estimator, temporal, report, json_out, progress=not args.no_progress,
-                    signals=signals)
+                    signals=signals, max_image_pixels=args.max_image_pixels)
     try:
         with signals:
             runner.run(plan)

@@ -17,6 +17,8 @@ import re
 import cv2
 import numpy as np
 
+from movenet_ros.image_headers import ImageHeaderError, read_header
+
 # File name suffixes (compared in lower case) of the still-image formats OpenCV's imread
 # decodes; a file with one of them is read as one image, anything else given by name is opened
 # as a video. GIF is read as a video (VideoCapture gives every frame of an animation; imread only
@@ -29,6 +31,9 @@ IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.jpe', '.png', '.bmp', '.dib', '.webp', '.av
 # FFmpeg reads).
 VIDEO_SUFFIXES = ('.mp4', '.m4v', '.mov', '.avi', '.mkv', '.webm', '.mpg', '.mpeg', '.ts',
                   '.mts', '.m2ts', '.wmv', '.flv', '.3gp', '.ogv', '.mjpeg', '.y4m', '.gif')
+# Pixel budget for image files (a 48 MP phone photo fits): a corrupt or hostile header
+# declaring more is refused before decoding.
+DEFAULT_MAX_FILE_PIXELS = 8192 * 8192
 # Images carry no timing, and some cameras report 0 fps: use these rates then.
 DEFAULT_IMAGE_FPS = 10.0
 DEFAULT_CAMERA_FPS = 30.0
@@ -153,23 +158,38 @@ def is_image_path(path: str | os.PathLike[str]) -> bool:
     return pathlib.Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
-def load_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Decode one image file to BGR ``uint8``.
+def load_image(path: str | os.PathLike[str],
+               max_pixels: int = DEFAULT_MAX_FILE_PIXELS) -> np.ndarray:
+    """Decode one image file to BGR ``uint8``, refusing more than ``max_pixels`` pixels.
+
+    The size is read from the file's header first (:mod:`movenet_ros.image_headers`), so a
+    few bytes declaring gigabytes of pixels are refused before the decoder allocates them.
+    Formats that header cannot size (JPEG 2000, OpenEXR, HDR, AVIF, ...) are decoded as they
+    are: a file given to the CLI is the user's own, not input from the network.
 
     Raises FileNotFoundError or ValueError with a message that names the file and says why
-    (missing, unreadable, empty, not decodable), so a caller can report it and go on.
+    (missing, unreadable, empty, over the budget, not decodable), so a caller can report it
+    and go on.
     """
     path = pathlib.Path(path)
     try:
-        with path.open('rb') as file:  # the reason OpenCV would not give: permission, folder
-            empty = not file.read(1)
+        data = path.read_bytes()  # the reason OpenCV would not give: permission, folder
     except FileNotFoundError:
         raise FileNotFoundError(f'image {path} does not exist') from None
     except OSError as exc:
         raise ValueError(f'cannot read image {path}: {exc.strerror or exc}') from None
-    if empty:
+    if not data:
         raise ValueError(f'image {path} is an empty file (0 bytes)')
-    frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    try:
+        header = read_header(data)
+    except ImageHeaderError:
+        header = None
+    if header is not None and header.pixels > max_pixels:
+        raise ValueError(f'image {path}: {header.format} {header.width}x{header.height} has '
+                         f'{header.pixels} pixels, over the budget of {max_pixels} '
+                         f'(--max-image-pixels)')
+    end = header.length if header is not None else len(data)
+    frame = cv2.imdecode(np.frombuffer(data, np.uint8, count=end), cv2.IMREAD_COLOR)
     if frame is None:
         raise ValueError(f'cannot decode image {path} (corrupt, or a format this OpenCV '
                          f'build does not read)')

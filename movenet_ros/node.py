@@ -136,8 +136,9 @@ PARAMETERS = {
     'max_image_pixels': (DEFAULT_MAX_IMAGE_PIXELS, _describe(
         'Images with more pixels (width x height) are refused and counted as bad. Compressed '
         'images are sized from their headers before decoding; formats that cannot be sized '
-        f'are refused (accepted: {", ".join(ACCEPTED_FORMATS)}). The default, 8192 x 8192, '
-        'fits any camera and bounds a decoded image to 192 MiB.', read_only=True,
+        f'are refused (accepted: {", ".join(ACCEPTED_FORMATS)}). The default, 3840 x 2160 '
+        '(4K UHD), keeps the node under 350 MB RSS; each extra megapixel costs about 12 MB.',
+        read_only=True,
         int_range=(1, MAX_IMAGE_SIDE * MAX_IMAGE_SIDE))),
     'image_qos_reliability': ('best_effort', _describe(
         'Reliability of the image subscription. best_effort (sensor data QoS) matches any '

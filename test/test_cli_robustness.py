@@ -269,3 +269,29 @@ def test_readme_cli_section_agrees_with_help(repo):
         assert suffix in run.stdout and f'`{suffix}`' in section, suffix
     for text in ('130', '{"summary"', 'frames_declared', 'x_jpg_pose.png'):
         assert text in run.stdout and text in section, text
+
+
+def test_image_bombs_in_a_folder_are_refused_before_decoding(tmp_path, frames):
+    """Files declaring far more pixels than they hold are refused from their headers (the
+    13000 x 13000 PNG would take 500 MB and seconds to decode); the good image still runs."""
+    from image_bombs import png_bomb, webp_bomb
+
+    folder = tmp_path / 'bombs'
+    folder.mkdir()
+    cv2.imwrite(str(folder / '01_good.jpg'), frames[90])
+    (folder / '02_bomb.png').write_bytes(png_bomb())
+    (folder / '03_bomb.webp').write_bytes(webp_bomb())
+    run = movenet_ros('infer', str(folder), '--json', '-', '--no-progress')
+    assert run.returncode == 1, run.stderr
+    records, summary = split_jsonl(run.stdout)
+    assert [pathlib.Path(r['source']).name for r in records] == ['01_good.jpg']
+    assert len(records[0]['persons']) == 1
+    failed = {pathlib.Path(f['source']).name: f['error'] for f in summary['failed']}
+    assert sorted(failed) == ['02_bomb.png', '03_bomb.webp'], summary
+    assert 'PNG 13000x13000 has 169000000 pixels, over the budget of 67108864' \
+        in failed['02_bomb.png']
+    assert 'WebP 16000x16000' in failed['03_bomb.webp']
+    # The budget is an option: lowered below a real photo, that photo is refused too.
+    small = movenet_ros('infer', str(folder / '01_good.jpg'), '--max-image-pixels', '1000',
+                        '--json', '-', '--no-progress')
+    assert small.returncode == 1 and 'over the budget of 1000' in small.stderr

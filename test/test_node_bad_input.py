@@ -79,7 +79,7 @@ def test_bombs_are_refused_before_decoding_and_memory_stays_low(repo, camera, fr
         assert camera.send_and_wait(good, camera.compressed_pub).persons
         stats = camera.diagnostics[-1]
         assert int(stats['bad messages']) + int(stats['frames dropped']) == 3 + 50, stats
-        assert 'over the pixel budget of 67108864' in stats['last error'], stats
+        assert 'over the pixel budget of 8294400' in stats['last error'], stats
         peak = peak_rss_mb(node.proc.pid)
         assert peak < PEAK_RSS_LIMIT_MB, f'peak RSS {peak:.0f} MB'
     finally:
