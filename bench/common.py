@@ -476,7 +476,7 @@ def publish_main(spec: dict) -> int:
     from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
     from sensor_msgs.msg import CompressedImage, Image
 
-    from movenet_ros.image_conversion import array_to_compressed_msg, array_to_image_msg
+    from movenet_ros.conversions.images import array_to_compressed_msg, array_to_image_msg
     from movenet_ros.msg import PersonPoseArray
 
     def emit(**event) -> None:

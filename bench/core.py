@@ -40,9 +40,9 @@ from common import load_frames  # bench/common.py: this script runs as bench/cor
 import cv2
 import numpy as np
 
-from movenet_ros.estimator import PoseEstimator
-from movenet_ros.geometry import letterbox_region, warp_to_input
-from movenet_ros.model import MoveNetModel
+from movenet_ros.core.estimator import PoseEstimator
+from movenet_ros.core.geometry import letterbox_region, warp_to_input
+from movenet_ros.core.model import MoveNetModel
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 MODELS = ('lightning', 'thunder', 'multipose')

@@ -429,7 +429,7 @@ def faults_on(args, transport: str, count: int, seed: int) -> dict:
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CompressedImage, Image
 
-    from movenet_ros.image_conversion import array_to_compressed_msg, array_to_image_msg
+    from movenet_ros.conversions.images import array_to_compressed_msg, array_to_image_msg
 
     rng = random.Random(seed)
     frames = [cv2.resize(f, (640, 480), interpolation=cv2.INTER_AREA)

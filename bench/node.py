@@ -78,14 +78,14 @@ class RawModel:
     """The node's model loaded in this process with the same threads: the reference."""
 
     def __init__(self, model_name: str, threads: int) -> None:
-        from movenet_ros.model import MoveNetModel
+        from movenet_ros.core.model import MoveNetModel
 
         self.model = MoveNetModel(model_name, num_threads=threads)
         self._inputs: dict[tuple[int, int], np.ndarray] = {}
 
     def prepared(self, frame: np.ndarray) -> np.ndarray:
         """``frame`` letterboxed to the model input exactly as the estimator does."""
-        from movenet_ros.geometry import letterbox_region, warp_to_input
+        from movenet_ros.core.geometry import letterbox_region, warp_to_input
 
         h, w = frame.shape[:2]
         if (h, w) not in self._inputs:
@@ -128,15 +128,15 @@ def inprocess_profile(model_name: str, size: str, frames: list[np.ndarray], iter
     from rclpy.serialization import deserialize_message, serialize_message
     from sensor_msgs.msg import CompressedImage, Image
 
-    from movenet_ros.image_conversion import (
+    from movenet_ros.conversions.images import (
         array_to_compressed_msg,
         array_to_image_msg,
         compressed_to_array,
         image_to_array,
     )
-    from movenet_ros.markers import poses_to_markers
-    from movenet_ros.node import MoveNetNode
-    from movenet_ros.pose_messages import result_to_msg
+    from movenet_ros.conversions.markers import poses_to_markers
+    from movenet_ros.conversions.poses import result_to_msg
+    from movenet_ros.nodes.movenet_node import MoveNetNode
 
     node = MoveNetNode(parameter_overrides=[Parameter('model', value=model_name)])
     try:

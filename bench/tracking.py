@@ -45,13 +45,13 @@ import time
 import cv2
 import numpy as np
 
-from movenet_ros.drawing import draw_poses
-from movenet_ros.estimator import PoseEstimator
-from movenet_ros.keypoints import LEFT_ANKLE, LEFT_HIP, NOSE, RIGHT_ANKLE, RIGHT_HIP
-from movenet_ros.model import MoveNetModel
-from movenet_ros.results import Pose
-from movenet_ros.smoothing import PoseSmoother
-from movenet_ros.tracking import PoseTracker, box_area, iou, oks
+from movenet_ros.core.drawing import draw_poses
+from movenet_ros.core.estimator import PoseEstimator
+from movenet_ros.core.keypoints import LEFT_ANKLE, LEFT_HIP, NOSE, RIGHT_ANKLE, RIGHT_HIP
+from movenet_ros.core.model import MoveNetModel
+from movenet_ros.core.results import Pose
+from movenet_ros.core.smoothing import PoseSmoother
+from movenet_ros.core.tracking import PoseTracker, box_area, iou, oks
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 VIDEO = REPO / '.cache' / 'media' / 'demo.mp4'

@@ -38,14 +38,14 @@ from movenet_ros.cli_plan import (
     plan_inputs,
     plan_outputs,
 )
-from movenet_ros.drawing import draw_poses
-from movenet_ros.estimator import (
+from movenet_ros.core.drawing import draw_poses
+from movenet_ros.core.estimator import (
     DEFAULT_KEYPOINT_THRESHOLD,
     DEFAULT_MAX_PEOPLE,
     DEFAULT_MIN_POSE_SCORE,
     PoseEstimator,
 )
-from movenet_ros.media import (
+from movenet_ros.core.media import (
     DEFAULT_MAX_FILE_PIXELS,
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
@@ -53,11 +53,11 @@ from movenet_ros.media import (
     load_image,
     open_frame_source,
 )
-from movenet_ros.model import BUILTIN_MODELS, ModelError, MoveNetModel
-from movenet_ros.results import PoseResult
-from movenet_ros.smoothing import DEFAULT_BETA, DEFAULT_MIN_CUTOFF_HZ, PoseSmoother
-from movenet_ros.temporal import TemporalFilter
-from movenet_ros.tracking import DEFAULT_SIMILARITY, SIMILARITIES, PoseTracker
+from movenet_ros.core.model import BUILTIN_MODELS, ModelError, MoveNetModel
+from movenet_ros.core.results import PoseResult
+from movenet_ros.core.smoothing import DEFAULT_BETA, DEFAULT_MIN_CUTOFF_HZ, PoseSmoother
+from movenet_ros.core.temporal import TemporalFilter
+from movenet_ros.core.tracking import DEFAULT_SIMILARITY, SIMILARITIES, PoseTracker
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 LISTED = 10  # failed or skipped inputs named in the summary (each kind); the footer has all

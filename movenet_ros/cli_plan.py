@@ -18,7 +18,7 @@ import tempfile
 
 import cv2
 
-from movenet_ros.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_image_path, list_folder
+from movenet_ros.core.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_image_path, list_folder
 
 VIDEO_OUTPUT_SUFFIXES = ('.mp4', '.avi', '.mkv', '.mov')
 IMAGE_OUTPUT_SUFFIX = '.png'

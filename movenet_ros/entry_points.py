@@ -173,12 +173,12 @@ def run(program: Program) -> NoReturn:
 
 def movenet_node() -> NoReturn:
     """``lib/movenet_ros/movenet_node``: the pose estimation node."""
-    run(Program('movenet_node', 'movenet_ros.node:main', ros_node=True))
+    run(Program('movenet_node', 'movenet_ros.nodes.movenet_node:main', ros_node=True))
 
 
 def video_publisher() -> NoReturn:
     """``lib/movenet_ros/video_publisher``: video, image folder or camera to ROS images."""
-    run(Program('video_publisher', 'movenet_ros.video_publisher:main', ros_node=True))
+    run(Program('video_publisher', 'movenet_ros.nodes.video_publisher:main', ros_node=True))
 
 
 def movenet_ros_cli() -> NoReturn:

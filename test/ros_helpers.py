@@ -5,6 +5,8 @@ as its own process and the fake camera that feeds it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+import os
+import pathlib
 import time
 
 from builtin_interfaces.msg import Time
@@ -19,7 +21,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
-from movenet_ros.image_conversion import array_to_image_msg
+from movenet_ros.conversions.images import array_to_image_msg
 from movenet_ros.msg import Keypoint, PersonPose, PersonPoseArray
 
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -73,6 +75,19 @@ def flatten(msg, prefix: str = '') -> dict[str, object]:
     return out
 
 
+def installed_program(name: str, package: str = 'movenet_ros') -> pathlib.Path:
+    """An installed executable: a node in ``lib/<package>`` or a command in ``bin``, found
+    in the ament prefixes in order (as ``ros2 run`` looks), whatever else is on the path."""
+    prefixes = [pathlib.Path(p) for p in os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep)
+                if p]
+    for prefix in prefixes:
+        for path in (prefix / 'lib' / package / name, prefix / 'bin' / name):
+            if path.is_file():
+                return path
+    raise AssertionError(f'{name} is not installed in any of {prefixes} (make setup, then '
+                         'source tools/env.sh)')
+
+
 class NodeProcess:
     """An installed node executable run as its own process, stopped with SIGINT.
 
@@ -81,12 +96,9 @@ class NodeProcess:
     """
 
     def __init__(self, executable: str, *ros_args: str, package: str = 'movenet_ros') -> None:
-        import os
-        import pathlib
         import subprocess
 
-        prefix = pathlib.Path(os.environ['AMENT_PREFIX_PATH'].split(os.pathsep)[0])
-        path = prefix / 'lib' / package / executable
+        path = installed_program(executable, package)
         self.proc = subprocess.Popen([str(path), '--ros-args', *ros_args],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

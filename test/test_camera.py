@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from movenet_ros.camera import MAX_FOCAL_PER_SIDE, MIN_FOCAL_PER_SIDE, Pinhole
+from movenet_ros.core.camera import MAX_FOCAL_PER_SIDE, MIN_FOCAL_PER_SIDE, Pinhole
 
 K = [1500.0, 0.0, 880.0, 0.0, 1400.0, 500.0, 0.0, 0.0, 1.0]
 

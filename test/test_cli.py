@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from movenet_ros.keypoints import KEYPOINT_NAMES
+from movenet_ros.core.keypoints import KEYPOINT_NAMES
 
 CLIP_FRAMES = 24
 

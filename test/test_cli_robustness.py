@@ -256,7 +256,7 @@ def test_stopped_video_keeps_what_was_written(demo_video, tmp_path, signum, reas
 # --- the README says what --help says ------------------------------------------------------
 
 def test_readme_cli_section_agrees_with_help(repo):
-    from movenet_ros.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+    from movenet_ros.core.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
     run = movenet_ros('infer', '--help')
     assert run.returncode == 0

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from movenet_ros.drawing import BOX_COLOUR_RGB, SIDE_COLOURS_RGB, draw_poses
-from movenet_ros.keypoints import KEYPOINT_INDEX, Side
-from movenet_ros.results import Pose
+from movenet_ros.core.drawing import BOX_COLOUR_RGB, SIDE_COLOURS_RGB, draw_poses
+from movenet_ros.core.keypoints import KEYPOINT_INDEX, Side
+from movenet_ros.core.results import Pose
 
 SIZE = 800  # lines are 3 px wide and keypoint dots have a 3 px radius at this size
 THRESHOLD = 0.3

@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 import pytest
 
-from movenet_ros.estimator import PoseEstimator
-from movenet_ros.keypoints import KEYPOINT_INDEX
-from movenet_ros.model import MoveNetModel
-from movenet_ros.results import Pose, PoseResult
+from movenet_ros.core.estimator import PoseEstimator
+from movenet_ros.core.keypoints import KEYPOINT_INDEX
+from movenet_ros.core.model import MoveNetModel
+from movenet_ros.core.results import Pose, PoseResult
 
 THRESHOLD = 0.3  # the estimator's default keypoint threshold: "confident" below
 

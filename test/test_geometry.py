@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from movenet_ros.geometry import (
+from movenet_ros.core.geometry import (
     Region,
     letterbox_region,
     multipose_input_size,

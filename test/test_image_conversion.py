@@ -15,8 +15,7 @@ import pytest
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from movenet_ros.geometry import letterbox_region, warp_to_input
-from movenet_ros.image_conversion import (
+from movenet_ros.conversions.images import (
     MAX_IMAGE_SIDE,
     SUPPORTED_ENCODINGS,
     ImageConversionError,
@@ -25,6 +24,7 @@ from movenet_ros.image_conversion import (
     compressed_to_array,
     image_to_array,
 )
+from movenet_ros.core.geometry import letterbox_region, warp_to_input
 
 # encoding -> (cv2 conversion from BGR or None, channel order image_to_array reports)
 RAW = {

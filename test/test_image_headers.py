@@ -12,7 +12,7 @@ from image_bombs import png_bomb, tiff, tiff_bomb, webp_bomb, webp_vp8x
 import numpy as np
 import pytest
 
-from movenet_ros.image_headers import ImageHeader, ImageHeaderError, read_header
+from movenet_ros.core.image_headers import ImageHeader, ImageHeaderError, read_header
 
 
 @pytest.fixture(scope='module')

@@ -11,11 +11,11 @@ from footage import OUTSIDE_CROPS, outside, outside_crop, read_frames
 import numpy as np
 import pytest
 
-from movenet_ros.drawing import draw_poses
-from movenet_ros.estimator import PoseEstimator
-from movenet_ros.geometry import letterbox_region, warp_to_input
-from movenet_ros.model import MoveNetModel
-from movenet_ros.results import Pose
+from movenet_ros.core.drawing import draw_poses
+from movenet_ros.core.estimator import PoseEstimator
+from movenet_ros.core.geometry import letterbox_region, warp_to_input
+from movenet_ros.core.model import MoveNetModel
+from movenet_ros.core.results import Pose
 
 THRESHOLD = 0.3
 CASES = OUTSIDE_CROPS
@@ -78,7 +78,7 @@ def test_nothing_is_drawn_for_keypoints_outside(video_frames, case):
 
 
 def test_a_score_of_zero_is_never_visible():
-    from movenet_ros.results import visible_mask
+    from movenet_ros.core.results import visible_mask
 
     scores = np.array([0.0, 1e-6, 0.3, 1.0])
     np.testing.assert_array_equal(visible_mask(scores, 0.0), [False, True, True, True])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from tiny_models import multipose_output, singlepose_output, write_model
 
-from movenet_ros.model import (
+from movenet_ros.core.model import (
     ModelError,
     ModelKind,
     ModelOutputError,

@@ -24,9 +24,9 @@ import cv2
 import numpy as np
 import pytest
 
-from movenet_ros.estimator import PoseEstimator
-from movenet_ros.model import ModelKind, MoveNetModel
-from movenet_ros.results import PoseResult
+from movenet_ros.core.estimator import PoseEstimator
+from movenet_ros.core.model import ModelKind, MoveNetModel
+from movenet_ros.core.results import PoseResult
 
 UINT8 = 'movenet_singlepose_lightning_uint8.tflite'
 INT8 = 'movenet_singlepose_lightning_int8.tflite'

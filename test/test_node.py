@@ -16,9 +16,9 @@ from ros_helpers import keypoints_of, spin_until, start_node, stop_cleanly
 from sensor_msgs.msg import CompressedImage, Image
 from visualization_msgs.msg import Marker
 
-from movenet_ros.estimator import PoseEstimator
-from movenet_ros.image_conversion import array_to_image_msg
-from movenet_ros.model import MoveNetModel
+from movenet_ros.conversions.images import array_to_image_msg
+from movenet_ros.core.estimator import PoseEstimator
+from movenet_ros.core.model import MoveNetModel
 from movenet_ros.msg import PersonPose
 
 FRAME_IDS = (0, 60, *range(90, 100), 110, 120)

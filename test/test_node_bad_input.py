@@ -20,7 +20,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage
 from tiny_models import multipose_output, singlepose_output, write_model
 from visualization_msgs.msg import MarkerArray
 
-from movenet_ros.image_conversion import array_to_image_msg
+from movenet_ros.conversions.images import array_to_image_msg
 from movenet_ros.msg import PersonPoseArray
 
 # The node's peak resident memory may not pass this, whatever arrives (issue 10).

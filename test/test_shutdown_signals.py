@@ -26,7 +26,7 @@ import time
 
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from ros_helpers import spin_until
+from ros_helpers import installed_program, spin_until
 
 from movenet_ros.msg import PersonPoseArray
 
@@ -44,10 +44,7 @@ Schedule = tuple[tuple[float, int], ...]
 
 
 def installed(program: str) -> pathlib.Path:
-    prefix = pathlib.Path(os.environ['AMENT_PREFIX_PATH'].split(os.pathsep)[0])
-    if program in NODE_PROGRAMS:
-        return prefix / 'lib' / 'movenet_ros' / program
-    return prefix / 'bin' / program
+    return installed_program(program)
 
 
 def in_charge_of_sigint(pid: int) -> bool:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from movenet_ros.results import UNTRACKED, Pose
-from movenet_ros.smoothing import OneEuroFilter, PoseSmoother
-from movenet_ros.tracking import PoseTracker
+from movenet_ros.core.results import UNTRACKED, Pose
+from movenet_ros.core.smoothing import OneEuroFilter, PoseSmoother
+from movenet_ros.core.tracking import PoseTracker
 
 FPS = 30.0
 
@@ -213,8 +213,8 @@ def tracked_frames(demo_video) -> dict[int, list[Pose]]:
     """MultiPose (max side 640) + PoseTracker poses of the frames the tests below use."""
     import cv2
 
-    from movenet_ros.estimator import PoseEstimator
-    from movenet_ros.model import MoveNetModel
+    from movenet_ros.core.estimator import PoseEstimator
+    from movenet_ros.core.model import MoveNetModel
 
     wanted = {i for a, b in (*STILL, WALK) for i in range(a, b)}
     estimator = PoseEstimator(MoveNetModel('multipose', num_threads=2, multipose_max_side=640))

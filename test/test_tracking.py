@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from movenet_ros.results import UNTRACKED, Pose
-from movenet_ros.tracking import (
+from movenet_ros.core.results import UNTRACKED, Pose
+from movenet_ros.core.tracking import (
     COCO_SIGMAS,
     DEFAULT_MIN_SIMILARITY,
     PoseTracker,
@@ -210,8 +210,8 @@ def detections(demo_video) -> dict[int, list[Pose]]:
     """MultiPose poses of every 2nd frame of the demo clip, by frame index."""
     import cv2
 
-    from movenet_ros.estimator import PoseEstimator
-    from movenet_ros.model import MoveNetModel
+    from movenet_ros.core.estimator import PoseEstimator
+    from movenet_ros.core.model import MoveNetModel
 
     estimator = PoseEstimator(MoveNetModel('multipose', num_threads=2,
                                            multipose_max_side=MAX_SIDE))
@@ -273,8 +273,8 @@ def test_real_footage_ages_by_stamps(detections):
 def test_single_pose_results_keep_one_id(demo_frames):
     """Single-pose boxes are tight around the visible keypoints (smaller area: stricter OKS);
     the man standing on the box must still keep one id over the first 10 frames."""
-    from movenet_ros.estimator import PoseEstimator
-    from movenet_ros.model import MoveNetModel
+    from movenet_ros.core.estimator import PoseEstimator
+    from movenet_ros.core.model import MoveNetModel
 
     estimator = PoseEstimator(MoveNetModel('thunder', num_threads=2))
     tracker = PoseTracker()

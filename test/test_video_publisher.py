@@ -23,8 +23,8 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from ros_helpers import spin_until
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from movenet_ros.image_conversion import compressed_to_array, image_to_array
-from movenet_ros.media import open_frame_source, output_size
+from movenet_ros.conversions.images import compressed_to_array, image_to_array
+from movenet_ros.core.media import open_frame_source, output_size
 
 RELIABLE = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=20,
                       reliability=ReliabilityPolicy.RELIABLE)
@@ -39,7 +39,7 @@ def ros_arg(value) -> str:
 def run_publisher(executor, params: dict, timeout: float = 60.0,
                   env: dict | None = None) -> tuple[int, str]:
     """Run video_publisher to its end while spinning ``executor``; (exit code, log)."""
-    cmd = [sys.executable, '-m', 'movenet_ros.video_publisher', '--ros-args']
+    cmd = [sys.executable, '-m', 'movenet_ros.nodes.video_publisher', '--ros-args']
     for name, value in params.items():
         cmd += ['-p', f'{name}:={ros_arg(value)}']
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -159,7 +159,7 @@ def test_ctrl_c_exits_zero_with_a_summary(ros_node, demo_video):
     node, executor = ros_node
     images = subscribe(node, Image, 'image')
     proc = subprocess.Popen(
-        [sys.executable, '-m', 'movenet_ros.video_publisher', '--ros-args', '-p',
+        [sys.executable, '-m', 'movenet_ros.nodes.video_publisher', '--ros-args', '-p',
          f'source:={demo_video}', '-p', 'loop:=true', '-p', 'width:=320'],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -183,7 +183,7 @@ def test_ctrl_c_exits_zero_with_a_summary(ros_node, demo_video):
 def test_bad_configuration_exits_2_with_a_message(demo_video, tmp_path, params, expected):
     params = {k: str(v).replace('{demo}', str(demo_video)) if k == 'source' else v
               for k, v in params.items()}
-    cmd = [sys.executable, '-m', 'movenet_ros.video_publisher', '--ros-args']
+    cmd = [sys.executable, '-m', 'movenet_ros.nodes.video_publisher', '--ros-args']
     for name, value in params.items():
         cmd += ['-p', f'{name}:={ros_arg(value)}']
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
@@ -197,7 +197,7 @@ def test_unreadable_files_are_reported(tmp_path):
     (tmp_path / 'empty').mkdir()
     for source, expected in ((bogus, f'cannot open {bogus} as a video'),
                              (tmp_path / 'empty', 'holds no images')):
-        proc = subprocess.run([sys.executable, '-m', 'movenet_ros.video_publisher',
+        proc = subprocess.run([sys.executable, '-m', 'movenet_ros.nodes.video_publisher',
                                '--ros-args', '-p', f'source:={source}'],
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2 and expected in proc.stderr, proc.stderr

@@ -486,7 +486,7 @@ FLOAT32_OUTPUT = 'movenet_singlepose_lightning_float32.tflite'
 CALIBRATION_FRAMES = tuple(range(2, 230, 5))  # 46 frames: 2, 7, ..., 227
 VERIFY_FRAMES = tuple(range(0, 230, 10))  # 23 frames: 0, 10, ..., 220
 # A keypoint counts as confident (in the base model's output) from this score on; the same
-# default threshold as movenet_ros.estimator.
+# default threshold as movenet_ros.core.estimator.
 CONFIDENT_SCORE = 0.3
 # Ops whose outputs start the decoding that follows the conv heads (heatmap / centre sigmoids,
 # regression and offset gathers). They and everything downstream stay float in the int8
@@ -600,7 +600,7 @@ def read_frames(video: Path, indices: set[int]) -> dict[int, np.ndarray]:
 def letterbox_rgb(frame_bgr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """The whole frame fitted into ``size`` (aspect kept, centred, black bands), as RGB.
 
-    The same bilinear affine sampling as ``movenet_ros.geometry.warp_to_input`` applied to
+    The same bilinear affine sampling as ``movenet_ros.core.geometry.warp_to_input`` applied to
     ``letterbox_region``, so the model sees what it sees at run time.
     """
     import cv2

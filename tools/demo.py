@@ -32,9 +32,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from movenet_ros.image_conversion import array_to_image_msg, image_to_array
+from movenet_ros.conversions.images import array_to_image_msg, image_to_array
+from movenet_ros.conversions.poses import pose_array_to_dict
 from movenet_ros.msg import PersonPoseArray
-from movenet_ros.pose_messages import pose_array_to_dict
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MODES = ('singlepose_lightning', 'singlepose_thunder', 'multipose')

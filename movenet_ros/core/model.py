@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from movenet_ros.geometry import multipose_input_size
+from movenet_ros.core.geometry import multipose_input_size
 
 # Names accepted in place of a path, and the files they resolve to.
 BUILTIN_MODELS: dict[str, str] = {
@@ -76,7 +76,7 @@ def model_search_dirs() -> list[pathlib.Path]:
     for prefix in filter(None, os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep)):
         dirs.append(pathlib.Path(prefix) / 'share' / 'movenet_ros' / 'models')
     # A source checkout (also reached through colcon --symlink-install links).
-    dirs.append(pathlib.Path(__file__).resolve().parent.parent / 'models')
+    dirs.append(pathlib.Path(__file__).resolve().parents[2] / 'models')
     return dirs
 
 

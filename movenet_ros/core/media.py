@@ -17,7 +17,7 @@ import re
 import cv2
 import numpy as np
 
-from movenet_ros.image_headers import ImageHeaderError, read_header
+from movenet_ros.core.image_headers import ImageHeaderError, read_header
 
 # File name suffixes (compared in lower case) of the still-image formats OpenCV's imread
 # decodes; a file with one of them is read as one image, anything else given by name is opened
@@ -162,7 +162,7 @@ def load_image(path: str | os.PathLike[str],
                max_pixels: int = DEFAULT_MAX_FILE_PIXELS) -> np.ndarray:
     """Decode one image file to BGR ``uint8``, refusing more than ``max_pixels`` pixels.
 
-    The size is read from the file's header first (:mod:`movenet_ros.image_headers`), so a
+    The size is read from the file's header first (:mod:`movenet_ros.core.image_headers`), so a
     few bytes declaring gigabytes of pixels are refused before the decoder allocates them.
     Formats that header cannot size (JPEG 2000, OpenEXR, HDR, AVIF, ...) are decoded as they
     are: a file given to the CLI is the user's own, not input from the network.

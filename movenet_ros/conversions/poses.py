@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from movenet_ros.keypoints import KEYPOINT_NAMES
+from movenet_ros.core.keypoints import KEYPOINT_NAMES
+from movenet_ros.core.results import Pose, PoseResult
 from movenet_ros.msg import Keypoint, PersonPose, PersonPoseArray
-from movenet_ros.results import Pose, PoseResult
 
 
 def pose_to_msg(pose: Pose) -> PersonPose:

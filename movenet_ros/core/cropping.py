@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from movenet_ros.geometry import Region
-from movenet_ros.keypoints import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, TORSO
+from movenet_ros.core.geometry import Region
+from movenet_ros.core.keypoints import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, TORSO
 
 TORSO_MARGIN = 1.9
 BODY_MARGIN = 1.2

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from movenet_ros.image_headers import DEFAULT_MAX_IMAGE_PIXELS, ImageHeaderError, read_header
+from movenet_ros.core.image_headers import DEFAULT_MAX_IMAGE_PIXELS, ImageHeaderError, read_header
 
 if TYPE_CHECKING:
     from sensor_msgs.msg import CompressedImage, Image
@@ -153,7 +153,7 @@ def compressed_to_array(msg: CompressedImage | Any,
     bgr8'): the data itself says what it is, and a decoded image is BGR whatever the original
     encoding was. compressedDepth (16-bit depth) is refused: it is not a picture.
 
-    The size the data declares is read first (:mod:`movenet_ros.image_headers`): data over
+    The size the data declares is read first (:mod:`movenet_ros.core.image_headers`): data over
     ``max_pixels``, or whose size cannot be read, is refused before the decoder allocates
     anything. Bytes after a JPEG's end-of-image marker are ignored; a JPEG without one is
     refused as cut short (libjpeg would fill the missing part with grey).

@@ -43,34 +43,33 @@ from rclpy.qos import (
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
-from movenet_ros.camera import DEFAULT_HFOV_DEG, Pinhole
-from movenet_ros.drawing import draw_poses
-from movenet_ros.estimator import (
-    DEFAULT_KEYPOINT_THRESHOLD,
-    DEFAULT_MAX_PEOPLE,
-    DEFAULT_MIN_POSE_SCORE,
-    PoseEstimator,
-)
-from movenet_ros.image_conversion import (
+from movenet_ros.conversions.images import (
     MAX_IMAGE_SIDE,
     ImageConversionError,
     array_to_image_msg,
     compressed_to_array,
     image_to_array,
 )
-from movenet_ros.image_headers import ACCEPTED_FORMATS, DEFAULT_MAX_IMAGE_PIXELS
-from movenet_ros.markers import poses_to_markers
-from movenet_ros.model import BUILTIN_MODELS, ModelError, MoveNetModel
-from movenet_ros.msg import PersonPoseArray
-from movenet_ros.pose_messages import result_to_msg
-from movenet_ros.smoothing import (
+from movenet_ros.conversions.markers import poses_to_markers
+from movenet_ros.conversions.poses import result_to_msg
+from movenet_ros.core.camera import DEFAULT_HFOV_DEG, Pinhole
+from movenet_ros.core.drawing import draw_poses
+from movenet_ros.core.estimator import (
+    DEFAULT_KEYPOINT_THRESHOLD,
+    DEFAULT_MAX_PEOPLE,
+    DEFAULT_MIN_POSE_SCORE,
+    PoseEstimator,
+)
+from movenet_ros.core.image_headers import ACCEPTED_FORMATS, DEFAULT_MAX_IMAGE_PIXELS
+from movenet_ros.core.model import BUILTIN_MODELS, ModelError, MoveNetModel
+from movenet_ros.core.smoothing import (
     DEFAULT_BETA,
     DEFAULT_D_CUTOFF_HZ,
     DEFAULT_MIN_CUTOFF_HZ,
     PoseSmoother,
 )
-from movenet_ros.temporal import TemporalFilter
-from movenet_ros.tracking import (
+from movenet_ros.core.temporal import TemporalFilter
+from movenet_ros.core.tracking import (
     DEFAULT_MAX_AGE_S,
     DEFAULT_MAX_TRACKS,
     DEFAULT_MIN_SIMILARITY,
@@ -78,6 +77,7 @@ from movenet_ros.tracking import (
     SIMILARITIES,
     PoseTracker,
 )
+from movenet_ros.msg import PersonPoseArray
 
 RELIABILITY = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
                'reliable': ReliabilityPolicy.RELIABLE}
@@ -162,7 +162,7 @@ PARAMETERS = {
     'diagnostics_period': (1.0, _describe('Seconds between /diagnostics messages.',
                                           read_only=True, float_range=(0.1, 60.0))),
 }
-# Tracking and smoothing (movenet_ros.tracking, movenet_ros.smoothing), all tunable at run time.
+# Tracking and smoothing (core.tracking, core.smoothing), all tunable at run time.
 PARAMETERS.update({
     'tracking.enabled': (True, _describe(
         'Give each person an id that stays the same across frames (PersonPose.id).')),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from movenet_ros.keypoints import KEYPOINT_NAMES
+from movenet_ros.core.keypoints import KEYPOINT_NAMES
 
 UNTRACKED = -1
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from movenet_ros.keypoints import DEFAULT_KEYPOINT_THRESHOLD
-from movenet_ros.results import UNTRACKED, Pose, visible_mask
+from movenet_ros.core.keypoints import DEFAULT_KEYPOINT_THRESHOLD
+from movenet_ros.core.results import UNTRACKED, Pose, visible_mask
 
 SIMILARITIES = ('oks', 'iou')
 # Per-keypoint OKS sigmas of the COCO keypoint evaluation, in MoveNet (= COCO) keypoint order:

@@ -15,8 +15,8 @@ import math
 
 import numpy as np
 
-from movenet_ros.keypoints import DEFAULT_KEYPOINT_THRESHOLD, NUM_KEYPOINTS
-from movenet_ros.results import UNTRACKED, Pose, visible_mask
+from movenet_ros.core.keypoints import DEFAULT_KEYPOINT_THRESHOLD, NUM_KEYPOINTS
+from movenet_ros.core.results import UNTRACKED, Pose, visible_mask
 
 # Tuned on the demo footage with bench/tracking.py (MultiPose, 30 and 15 fps; the sweep is in
 # bench/results/tracking.json). (0.5 Hz, 6.0) cuts the jitter of planted feet 5.0x at 30 fps
@@ -99,7 +99,7 @@ class _TrackFilter:
 class PoseSmoother:
     """One-Euro filtering of the keypoints (x, y) and the box of each tracked person.
 
-    Keyed by :attr:`Pose.id`, so run it after :class:`~movenet_ros.tracking.PoseTracker`;
+    Keyed by :attr:`Pose.id`, so run it after :class:`~movenet_ros.core.tracking.PoseTracker`;
     poses with ``UNTRACKED`` ids pass through unchanged. A person's filter starts afresh when
     the id is new or has not been seen for more than ``max_age_s`` (its state is then
     dropped), and all filters restart when a stamp goes backwards (looping video, restarted

@@ -17,10 +17,10 @@ import numpy as np
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
-from movenet_ros.camera import Pinhole
-from movenet_ros.drawing import SIDE_COLOURS_RGB
-from movenet_ros.keypoints import SKELETON, keypoint_side
-from movenet_ros.results import Pose, visible_mask
+from movenet_ros.core.camera import Pinhole
+from movenet_ros.core.drawing import SIDE_COLOURS_RGB
+from movenet_ros.core.keypoints import SKELETON, keypoint_side
+from movenet_ros.core.results import Pose, visible_mask
 
 NAMESPACE_BONES = 'bones'
 NAMESPACE_KEYPOINTS = 'keypoints'

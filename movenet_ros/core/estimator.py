@@ -11,12 +11,12 @@ import time
 import cv2
 import numpy as np
 
-from movenet_ros.cropping import next_crop_region
-from movenet_ros.decoding import decode_multipose, decode_singlepose, is_person
-from movenet_ros.geometry import Region, letterbox_region, warp_to_input
-from movenet_ros.keypoints import DEFAULT_KEYPOINT_THRESHOLD
-from movenet_ros.model import ModelKind, MoveNetModel
-from movenet_ros.results import PoseResult
+from movenet_ros.core.cropping import next_crop_region
+from movenet_ros.core.decoding import decode_multipose, decode_singlepose, is_person
+from movenet_ros.core.geometry import Region, letterbox_region, warp_to_input
+from movenet_ros.core.keypoints import DEFAULT_KEYPOINT_THRESHOLD
+from movenet_ros.core.model import ModelKind, MoveNetModel
+from movenet_ros.core.results import PoseResult
 
 CHANNEL_ORDERS = ('rgb', 'bgr')
 # Defaults shared by the CLI, the node and the config files.
@@ -65,7 +65,7 @@ class PoseEstimator:
     """Estimate poses in images or video frames with one MoveNet model.
 
     For single-pose models, consecutive calls are treated as video: each frame's crop comes
-    from the previous frame's pose (see :mod:`movenet_ros.cropping`). Call :meth:`reset`
+    from the previous frame's pose (see :mod:`movenet_ros.core.cropping`). Call :meth:`reset`
     between unrelated images, or pass ``crop_tracking=False``.
     """
 

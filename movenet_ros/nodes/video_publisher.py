@@ -6,10 +6,10 @@ on ``camera_info`` and, optionally, JPEG ``sensor_msgs/CompressedImage`` on
 ``image/compressed``, at the source's own frame rate or a set one. With ``max_frames`` or at
 the end of a file (unless ``loop``) the node exits 0, so demos and tests can run it to the end.
 
-    python -m movenet_ros.video_publisher --ros-args -p source:=video.mp4 -p max_frames:=5
+    python -m movenet_ros.nodes.video_publisher --ros-args -p source:=video.mp4 -p max_frames:=5
 
-Frames come from :mod:`movenet_ros.media` (ROS-free) and become messages through
-:mod:`movenet_ros.image_conversion`. Large raw images over Fast DDS need the shared-memory
+Frames come from :mod:`movenet_ros.core.media` (ROS-free) and become messages through
+:mod:`movenet_ros.conversions.images`. Large raw images over Fast DDS need the shared-memory
 profile in ``config/fastdds_large_images.xml`` for best-effort subscribers (see the README).
 """
 
@@ -38,9 +38,9 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
-from movenet_ros.camera import DEFAULT_HFOV_DEG, Pinhole
-from movenet_ros.image_conversion import array_to_compressed_msg, array_to_image_msg
-from movenet_ros.media import (
+from movenet_ros.conversions.images import array_to_compressed_msg, array_to_image_msg
+from movenet_ros.core.camera import DEFAULT_HFOV_DEG, Pinhole
+from movenet_ros.core.media import (
     DEFAULT_IMAGE_FPS,
     FrameSource,
     open_frame_source,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from movenet_ros.keypoints import SKELETON, Side, keypoint_side
-from movenet_ros.results import Pose, visible_mask
+from movenet_ros.core.keypoints import SKELETON, Side, keypoint_side
+from movenet_ros.core.results import Pose, visible_mask
 
 SIDE_COLOURS_RGB: dict[Side, tuple[int, int, int]] = {
     Side.LEFT: (255, 140, 0),

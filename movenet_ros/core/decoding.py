@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Turn raw MoveNet outputs into :class:`~movenet_ros.results.Pose` objects in source pixels.
+"""Turn raw MoveNet outputs into :class:`~movenet_ros.core.results.Pose` objects in source pixels.
 
 Single-pose output is ``[1, 1, 17, 3]``: per keypoint (y, x, score), normalized to the model
 input. MultiPose output is ``[1, N, 56]`` (N = 6): 17 x (y, x, score), then the person's box
@@ -7,7 +7,7 @@ input. MultiPose output is ``[1, N, 56]`` (N = 6): 17 x (y, x, score), then the 
 
 Keypoints outside the image, one rule for every model: the model's position is kept (where
 it guesses a limb that left the frame is), but the score becomes 0, so the keypoint never
-counts as seen (:func:`~movenet_ros.results.visible_mask`): not drawn, not a marker, not in a
+counts as seen (:func:`~movenet_ros.core.results.visible_mask`): not drawn, not a marker, not in a
 box, not tracked, and below any threshold a consumer of the messages applies. The model's
 input extends past the image wherever it is letterboxed or the crop reaches over an edge, and
 there it confidently places limbs on black padding (a hip 8 px below a 275-px frame, score
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from movenet_ros.geometry import Region
-from movenet_ros.keypoints import NUM_KEYPOINTS
-from movenet_ros.results import Pose, visible_mask
+from movenet_ros.core.geometry import Region
+from movenet_ros.core.keypoints import NUM_KEYPOINTS
+from movenet_ros.core.results import Pose, visible_mask
 
 _EMPTY_BOX = (0.0, 0.0, 0.0, 0.0)
 

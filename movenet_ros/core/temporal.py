@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from movenet_ros.results import PoseResult
-from movenet_ros.smoothing import PoseSmoother
-from movenet_ros.tracking import PoseTracker
+from movenet_ros.core.results import PoseResult
+from movenet_ros.core.smoothing import PoseSmoother
+from movenet_ros.core.tracking import PoseTracker
 
 
 class TemporalFilter:
