@@ -141,7 +141,7 @@ class StampClock:
     tolerance_s: float = BACKWARD_TOLERANCE_S
     time_s: float = 0.0
     stats: StampStats = field(default_factory=StampStats)
-    _last_stamp_s: float | None = None
+    _last_stamp_s: float | None = field(default=None, init=False, repr=False)
 
     def reset(self) -> None:
         """Forget the previous stamp (the clock and the counters go on)."""
@@ -208,7 +208,7 @@ class TemporalFilter:
         settings = TemporalSettings(tracking=False) if settings is None else settings
         settings.validate()
         self.settings = settings
-        self.tracker = legacy or PoseTracker(**self._tracker_args(settings))
+        self.tracker = PoseTracker(**self._tracker_args(settings)) if legacy is None else legacy
         self.smoother = PoseSmoother(**self._smoother_args(settings))
         self._clock = StampClock()
 
