@@ -42,3 +42,13 @@ def run(args: list[str], env: dict[str, str], cwd: pathlib.Path, timeout: float 
         f'{" ".join(map(str, args))} exited {done.returncode}:\n'
         f'{done.stdout[-4000:]}\n{done.stderr[-4000:]}')
     return done
+
+
+def without_ros(venv: pathlib.Path) -> dict[str, str]:
+    """The environment of a user without ROS who activated ``venv``: no ament prefix, no
+    colcon overlay, no extra module or library path (each of those could bring in rclpy)."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in SEARCH_PATHS and not name.startswith(('ROS_', 'RMW_', 'PYTHON'))
+           and name not in ('VIRTUAL_ENV', 'VIRTUAL_ENV_PROMPT', 'MOVENET_ROS_MODELS')}
+    env['PATH'] = os.pathsep.join([str(venv / 'bin'), os.defpath.strip(os.pathsep)])
+    return env
