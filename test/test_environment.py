@@ -46,6 +46,9 @@ def variables(stdout: str, section: str) -> dict[str, str]:
 
 @pytest.fixture(params=['repository root', 'test folder', 'elsewhere'])
 def cwd(request, repo, tmp_path) -> pathlib.Path:
+    if not (repo / 'install' / 'setup.bash').is_file() or not (repo / '.venv').is_dir():
+        pytest.skip('tools/env.sh enters the environment `make setup` builds, and this '
+                    'checkout has none (built by colcon in a workspace, say)')
     return {'repository root': repo, 'test folder': repo / 'test',
             'elsewhere': tmp_path}[request.param]
 
