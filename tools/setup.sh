@@ -80,7 +80,7 @@ colcon_build() {
   colcon --log-base "$ROOT/log" build --base-paths "$ROOT" --build-base "$ROOT/build" \
     --install-base "$ROOT/install" --symlink-install \
     --event-handlers console_cohesion- summary- status- \
-    --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$VENV/bin/python" \
+    --cmake-args -DBUILD_TESTING=ON -DPython3_EXECUTABLE="$VENV/bin/python" \
     > "$ROOT/log/colcon-build.txt" 2>&1 || {
       cat "$ROOT/log/colcon-build.txt" >&2
       die "colcon build failed (full log above, also in log/colcon-build.txt)"
