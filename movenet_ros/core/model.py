@@ -81,6 +81,8 @@ def model_search_dirs() -> list[pathlib.Path]:
     dirs = []
     if os.environ.get(MODELS_DIR_ENV):
         dirs.append(pathlib.Path(os.environ[MODELS_DIR_ENV]))
+    # Package data of a pip install (setup.cfg maps the repository's models/ there).
+    dirs.append(pathlib.Path(__file__).resolve().parents[1] / 'models')
     for prefix in filter(None, os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep)):
         dirs.append(pathlib.Path(prefix) / 'share' / 'movenet_ros' / 'models')
     # A source checkout (also reached through colcon --symlink-install links).
