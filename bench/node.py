@@ -41,12 +41,14 @@ import sys
 import time
 
 from common import (
+    CURRENT,
     DOC,
     MODES,
     RESULTS,
     TRANSPORTS,
     NodeUnderTest,
     Observer,
+    Variant,
     counter_delta,
     load_frames,
     machine,
@@ -303,7 +305,7 @@ def measure_phase(observer: Observer, window: dict, before: dict | None, after: 
 
 def node_cases(observer: Observer, reference: RawModel, frames: dict[str, list[np.ndarray]],
                model: str, threads: int, transport: str, plan: list[tuple[str, int]],
-               args) -> tuple[dict, list[dict]]:
+               args, variant: Variant = CURRENT) -> tuple[dict, list[dict]]:
     """Start the node, play ``plan`` [(size, rate), ...] through it, stop it.
 
     Between phases (publisher paused, node idle) the node's counters are read and the raw
@@ -329,7 +331,7 @@ def node_cases(observer: Observer, reference: RawModel, frames: dict[str, list[n
             measured[size] = reference.measure(frames[size][0], raw_seconds)
         raws.append(measured)
 
-    node = NodeUnderTest(model, threads, transport)
+    node = NodeUnderTest(model, threads, transport, variant=variant)
     try:
         events = run_phases(observer, node, spec, between)
         memory = node.memory_mb()
@@ -369,6 +371,65 @@ def plan_for(size: str, transport: str, primary: bool, raw_fps: float,
     if primary and size == TARGET_SIZE and transport == 'raw' and not quick:
         rates |= set(SWEEP_RATES)
     return [(size, r) for r in sorted(rates)]
+
+
+# ---- before / after: builds of the node interleaved ---------------------------------------
+
+COMPARED = {'processed_fps': 'node fps', 'latency_p50': 'latency p50 ms',
+            'latency_p95': 'latency p95 ms', 'node_cpu_cores': 'CPU cores',
+            'other_cpu_cores': 'others CPU'}
+
+
+def compare(observer: Observer, frames: dict[str, list[np.ndarray]], variants: list[Variant],
+            args) -> dict:
+    """Every variant on the same plan, interleaved: per repeat and model, one run of each,
+    in an order rotated each repeat, so a change of the machine's load hits all alike."""
+    plan = [(size, rate) for size in args.sizes.split(',') for rate in args.rates]
+    threads = int(args.threads.split(',')[0])
+    rows = []
+    for repeat in range(args.repeat):
+        for model in args.models.split(','):
+            reference = RawModel(model, threads)
+            shift = repeat % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
+                print(f'repeat {repeat + 1}/{args.repeat}: {model}, {variant.label}',
+                      file=sys.stderr, flush=True)
+                run, _ = node_cases(observer, reference, frames, model, threads, 'raw', plan,
+                                    args, variant)
+                for c in run['phases']:
+                    rows.append({
+                        'variant': variant.label, 'repeat': repeat, 'model': model,
+                        'size': c['size'], 'rate': c['target_rate_hz'],
+                        'processed_fps': c['processed_fps'],
+                        'latency_p50': c['latency_ms']['p50'],
+                        'latency_p95': c['latency_ms']['p95'],
+                        'node_cpu_cores': c['node_cpu_cores'],
+                        'other_cpu_cores': c['other_cpu_cores'],
+                        'dropped': c['counters'].get('frames dropped'),
+                        'lost': c['counters'].get('frames lost upstream'),
+                        'exit_code': run['exit_code'], 'traceback': run['traceback']})
+    return {'variants': [{'label': v.label, 'install': str(v.install or 'current'),
+                          'env': dict(v.env)} for v in variants],
+            'plan': plan, 'threads': threads, 'repeat': args.repeat, 'rows': rows}
+
+
+def compare_markdown(report: dict) -> str:
+    """Per case and variant: the mean over the repeats, and their range."""
+    labels = [v['label'] for v in report['variants']]
+    lines = ['| model | size | input Hz | build | ' + ' | '.join(COMPARED.values()) + ' |',
+             '|---|---|---:|---|' + '---:|' * len(COMPARED)]
+    cases = dict.fromkeys((r['model'], r['size'], r['rate']) for r in report['rows'])
+    for model, size, rate in cases:
+        for label in labels:
+            rows = [r for r in report['rows'] if (r['model'], r['size'], r['rate'],
+                                                  r['variant']) == (model, size, rate, label)]
+            cells = []
+            for key in COMPARED:
+                values = [r[key] for r in rows if r[key] is not None]
+                cells.append(f'{np.mean(values):.2f} ({min(values):.2f}-{max(values):.2f})'
+                             if values else '-')
+            lines.append(f'| {model} | {size} | {rate} | {label} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
 
 
 # ---- report -----------------------------------------------------------------------------------
@@ -554,6 +615,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--frames', type=int, default=30, help='distinct video frames cycled')
     parser.add_argument('--profile', action='store_true', help='cProfile the worker in process')
     parser.add_argument('--domain', type=int, default=None, help='ROS_DOMAIN_ID (default 40-60)')
+    parser.add_argument('--compare', type=Variant.parse, nargs='+', metavar='LABEL=INSTALL',
+                        help='time builds of the node against each other, interleaved: '
+                             'LABEL=INSTALL[+KEY=VALUE...], INSTALL a colcon install folder or '
+                             '"current"; raw input, --models, --sizes, --rates (default '
+                             '10,30,120), first --threads; writes node_compare.json/.md')
+    parser.add_argument('--repeat', type=int, default=3, help='rounds of --compare')
     parser.add_argument('--out', type=pathlib.Path, default=RESULTS)
     parser.add_argument('--doc', type=pathlib.Path, default=DOC, help='where plots go')
     args = parser.parse_args(argv)
@@ -574,6 +641,8 @@ def main(argv: list[str] | None = None) -> int:
     domain = use_private_domain(args.domain)
     started = time.time()
     info = machine()
+    if args.compare:
+        return main_compare(args, sizes, info, started, domain)
     source = load_frames(args.frames)
     import cv2
 
@@ -638,6 +707,33 @@ def main(argv: list[str] | None = None) -> int:
           f"after {report['machine']['loadavg_after'][0]}; {report['elapsed_s']:.0f} s. Wrote "
           f"{args.out / 'node.json'}, {args.out / 'node.md'}, "
           f"{', '.join(str(p) for p in written)}.")
+    return 0
+
+
+def main_compare(args, sizes: list[str], info: dict, started: float, domain: int) -> int:
+    import cv2
+
+    args.rates = args.rates or [10, 30, 120]
+    source = load_frames(args.frames)
+    frames = {s: [cv2.resize(f, parse_size(s), interpolation=cv2.INTER_AREA) for f in source]
+              for s in sizes}
+    observer = Observer()
+    try:
+        report = compare(observer, frames, args.compare, args)
+    finally:
+        observer.close()
+    report |= {
+        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+        'machine': info | {'loadavg_after': [round(v, 2) for v in os.getloadavg()]},
+        'domain': domain, 'duration_s': args.duration, 'warmup_s': args.warmup,
+        'elapsed_s': round(time.time() - started, 1)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / 'node_compare.json').write_text(json.dumps(report, indent=2) + '\n')
+    text = compare_markdown(report)
+    (args.out / 'node_compare.md').write_text(text + '\n')
+    print(text)
+    print(f"\n{info['cpu']}, {info['cpus']} CPUs, load average before {info['loadavg']}, "
+          f"after {report['machine']['loadavg_after']}; {report['elapsed_s']:.0f} s.")
     return 0
 
 

@@ -1,15 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Frame accounting at the node's input: received, dropped by the node, lost upstream.
+"""The node's frame intake: the one-frame slot between the executor and the frame thread,
+and the accounting of frames lost before they reached the node.
 
-The image subscription has a one-frame queue (``image_qos_depth`` 1) that the executor only
-takes from while the model is free, so while it runs each new frame replaces the waiting one
-in the middleware, without ever reaching Python. Those frames are not seen; they show up as
+The executor takes every image as soon as it arrives, as serialized bytes (one copy), and
+puts it in a :class:`FrameSlot`; the frame thread takes the newest from there and
+deserializes only the frames it processes. A frame replaced in the slot is dropped by the
+node's choice, counted exactly.
+
+Frames that never arrive (lost in transport, or overwritten in a queue upstream) show up as
 gaps in the publisher's sequence numbers (``publication_sequence_number`` of the message
-info), and so do frames lost in transport. A gap before a frame that arrived while the model
-was busy is the node's own choice (dropped); any other gap is a loss upstream.
-
-rclpy's message info (Jazzy) carries the sequence number but not the publisher's GID (its
-keys: source_timestamp, received_timestamp, publication_sequence_number,
+info). rclpy's message info (Jazzy) carries the sequence number but not the publisher's GID
+(its keys: source_timestamp, received_timestamp, publication_sequence_number,
 reception_sequence_number). With one publisher on the topic that does not matter; with
 several, sequences are kept per header ``frame_id`` (distinct cameras have distinct frames).
 Sequences are trusted only as far as they can be:
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+import threading
 
 MAX_STREAMS = 64  # frame_ids followed at once; the least recently seen is forgotten first
 
@@ -37,20 +39,21 @@ class _Stream:
 
 
 class SequenceStreams:
-    """Gaps in the publication sequence numbers, per frame_id."""
+    """Frames lost upstream: gaps in the publication sequence numbers, per stream."""
 
     def __init__(self, max_streams: int = MAX_STREAMS) -> None:
         self._streams: OrderedDict[str, _Stream] = OrderedDict()
         self._max = max_streams
-        self.without_numbers = False  # the middleware gave no sequence numbers
         self._publishers = 0  # the topic's publisher count at the last frame
+        self.without_numbers = False  # the middleware gave no sequence numbers
 
-    def gap(self, key: str, sequence: int, publishers: int) -> int | None:
-        """How many frames of ``key``'s stream are missing before this one; None: unknown."""
+    def lost_before(self, frame_id: str, sequence: int, publishers: int) -> int:
+        """How many frames of this frame's stream are missing before it (0 if unknown)."""
         self._publishers = publishers
         if sequence <= 0:
             self.without_numbers = True
-            return None
+            return 0
+        key = frame_id if publishers > 1 else ''  # one publisher: one sequence
         stream = self._streams.get(key)
         if stream is None or stream.publishers != publishers or \
                 (stream.shared and publishers <= 1):
@@ -62,8 +65,8 @@ class SequenceStreams:
             return sequence - previous - 1
         if publishers > 1:
             stream.shared = True
-            return None
-        self._start(key, sequence, publishers)  # a restarted publisher
+        else:
+            self._start(key, sequence, publishers)  # a restarted publisher
         return 0
 
     def _start(self, key: str, sequence: int, publishers: int) -> None:
@@ -78,8 +81,10 @@ class SequenceStreams:
             return 'unknown: the middleware gives no sequence numbers'
         current = [(key, s) for key, s in self._streams.items()
                    if s.publishers == self._publishers]
+        if not current:
+            return 'no images yet'
         if self._publishers <= 1:
-            return 'counted: one publisher' if current else 'no images yet'
+            return 'counted: one publisher'
         shared = [key or '(empty)' for key, s in current if s.shared]
         counted = [key or '(empty)' for key, s in current if not s.shared]
         text = f'{self._publishers} publishers'
@@ -90,34 +95,76 @@ class SequenceStreams:
         return text
 
 
-@dataclass(frozen=True)
-class Arrival:
-    """What one arriving frame adds to the counters."""
+class FrameAccounting:
+    """What each arriving frame says about the frames before it: dropped or lost.
 
-    received: int  # this frame, and the frames it replaced in the queue
-    dropped: int  # frames replaced in the queue while the model ran
-    lost: int  # frames missing for another reason: lost in transport
-
-
-class FrameIntake:
-    """Turns each arriving frame's message info into :class:`Arrival` counts."""
+    The subscription's queue (``image_qos_depth`` frames, 1 by default) overflows when
+    frames come faster than the executor takes them (a burst): a gap before a frame that
+    reached the middleware before the executor finished taking the previous one was most
+    likely replaced in that queue, the node's own doing (dropped). Other gaps are losses
+    upstream.
+    """
 
     def __init__(self) -> None:
         self.streams = SequenceStreams()
-        self._free_since_ns = 0  # wall clock when the model last became free
+        self._taken_ns = 0  # wall clock when the executor last finished taking a frame
 
-    def model_free(self, now_ns: int) -> None:
-        """The model finished a frame at ``now_ns`` (wall clock, ns)."""
-        self._free_since_ns = now_ns
+    def arrived(self, frame_id: str, info: dict, publishers: int) -> tuple[int, int]:
+        """(frames replaced in the node's queue, frames lost upstream) before this one."""
+        gap = self.streams.lost_before(frame_id, info.get('publication_sequence_number', 0),
+                                       publishers)
+        queued = 0 < info.get('received_timestamp', 0) <= self._taken_ns
+        return (gap, 0) if queued else (0, gap)
 
-    def arrived(self, frame_id: str, info: dict, publishers: int) -> Arrival:
-        # One publisher: one sequence, whatever frame_ids it sends.
-        key = frame_id if publishers > 1 else ''
-        gap = self.streams.gap(key, info.get('publication_sequence_number') or 0, publishers)
-        if not gap:
-            return Arrival(received=1, dropped=0, lost=0)
-        # Received (by the middleware) before the model became free: it waited in the queue,
-        # where the frames missing before it were replaced, one by the next.
-        waited = 0 < (info.get('received_timestamp') or 0) <= self._free_since_ns
-        replaced = gap if waited else 0
-        return Arrival(received=1 + replaced, dropped=replaced, lost=gap - replaced)
+    def taken(self, now_ns: int) -> None:
+        """The executor finished taking a frame at ``now_ns`` (wall clock, ns)."""
+        self._taken_ns = now_ns
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A frame waiting for the frame thread."""
+
+    payload: object  # the serialized bytes, or the message if already deserialized
+    receipt_s: float  # when it arrived, in ROS time (the node's clock)
+
+
+class FrameSlot:
+    """The newest unprocessed frame, handed from the executor to the frame thread."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._item: Pending | None = None
+        self._waiting = False
+        self._closed = False
+
+    @property
+    def waiting(self) -> bool:
+        """The frame thread waits with nothing to do: the next frame is processed at once."""
+        return self._waiting and self._item is None
+
+    def put(self, item: Pending) -> bool:
+        """Offer ``item``; True if it replaced a frame not yet taken (that one is dropped)."""
+        with self._ready:
+            replaced = self._item is not None
+            self._item = item
+            self._ready.notify()
+        return replaced
+
+    def take(self) -> Pending | None:
+        """The newest frame, once there is one; None once closed."""
+        with self._ready:
+            self._waiting = True
+            while self._item is None and not self._closed:
+                self._ready.wait()
+            self._waiting = False
+            item, self._item = self._item, None
+            return None if self._closed else item
+
+    def close(self) -> bool:
+        """No more frames: :meth:`take` returns None. True if a frame was still waiting."""
+        with self._ready:
+            self._closed = True
+            waiting, self._item = self._item is not None, None
+            self._ready.notify_all()
+        return waiting

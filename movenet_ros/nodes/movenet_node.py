@@ -12,14 +12,14 @@ A managed (lifecycle) node. The constructor only declares parameters; then
 With ``autostart`` (the default) the node configures and activates itself at start-up, as a
 plain node would, and a bad configuration ends it with exit code 2.
 
-Frames are never processed stale. The image subscription has its own mutually exclusive
-callback group under a multi-threaded executor: while the model runs on one frame (in that
-group's callback), the executor does not take images, so newer frames replace each other in
-the subscription's one-frame queue without being copied into Python, and the other
-callbacks (camera_info, parameters, lifecycle services, diagnostics) never wait for the
-model. The policies live in plain classes beside this file: parameters
-(:mod:`.movenet_config`), the frame's work (:mod:`.pipeline`), frame accounting
-(:mod:`.intake`, :mod:`.statistics`) and the health report (:mod:`.diagnostics`).
+Frames are never processed stale. The executor takes each image as serialized bytes the
+moment it arrives and leaves it in a one-frame slot (:class:`~.intake.FrameSlot`); the
+frame thread deserializes and processes the newest one, so frames that a newer one replaced
+cost one copy and are counted as dropped, and the executor (camera_info, parameters,
+lifecycle services, diagnostics) never waits for the model. The policies live in plain
+classes beside this file: parameters (:mod:`.movenet_config`), the frame's work
+(:mod:`.pipeline`), frame accounting (:mod:`.intake`, :mod:`.statistics`) and the health
+report (:mod:`.diagnostics`).
 """
 
 from __future__ import annotations
@@ -32,19 +32,19 @@ import traceback
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.task import Future
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
+from movenet_ros.conversions.cdr import HeaderError, header_of
 from movenet_ros.conversions.images import ImageConversionError
 from movenet_ros.core.model import ModelError
 from movenet_ros.msg import PersonPoseArray
 from movenet_ros.nodes.diagnostics import INVALID_CAMERA_INFO, View, assess
-from movenet_ros.nodes.intake import FrameIntake
+from movenet_ros.nodes.intake import FrameAccounting, FrameSlot, Pending
 from movenet_ros.nodes.movenet_config import (
     PARAMETERS,
     SPECS,
@@ -78,18 +78,19 @@ class MoveNetNode(LifecycleNode):
         self._configure_error = ''
         self._config: NodeConfig | None = None
         self._pipeline: FramePipeline | None = None
-        self._frame_lock = threading.Lock()  # held while a frame is processed
-        self._image_group = MutuallyExclusiveCallbackGroup()
         self._inputs: list = []
         self._image_sub = None
+        self._image_type: type = Image
+        self._slot: FrameSlot | None = None
+        self._frame_thread: threading.Thread | None = None
         self._outputs: dict = {}
         self._camera_info: CameraInfo | None = None
         self._stats = FrameStats()
-        self._intake = FrameIntake()
+        self._accounting = FrameAccounting()
         self._diagnostics_pub = None
         self._diagnostics_timer = None
         self._diagnostics_last = time.monotonic()
-        self.finalized = Future()  # done once the shutdown transition has run
+        self.finalized = False  # the shutdown transition has run
 
     @property
     def autostart(self) -> bool:
@@ -132,10 +133,13 @@ class MoveNetNode(LifecycleNode):
         config = self._config
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=config.image_qos_depth,
                          reliability=RELIABILITY[config.image_qos_reliability])
-        image_type = CompressedImage if config.image_transport == 'compressed' else Image
+        self._image_type = CompressedImage if config.image_transport == 'compressed' else Image
+        self._slot = FrameSlot()
+        self._frame_thread = threading.Thread(target=self._work, name='movenet_frames',
+                                              args=(self._slot, self._pipeline), daemon=True)
+        self._frame_thread.start()
         self._image_sub = self.create_subscription(
-            image_type, config.input_topic, self._on_image, qos,
-            callback_group=self._image_group)
+            self._image_type, config.input_topic, self._on_image, qos, raw=True)
         self._inputs = [self._image_sub, self.create_subscription(
             CameraInfo, 'camera_info', self._on_camera_info, qos_profile_sensor_data)]
         self.lifecycle_state = 'active'
@@ -146,7 +150,7 @@ class MoveNetNode(LifecycleNode):
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Unsubscribe; a frame being processed finishes, but publishes nothing."""
+        """Unsubscribe; the frame being processed, if any, is finished first."""
         self._close_inputs()
         self.lifecycle_state = 'inactive'
         return super().on_deactivate(state)
@@ -160,7 +164,7 @@ class MoveNetNode(LifecycleNode):
         """From any state: unsubscribe, free the model and the publishers."""
         self.release()
         self.lifecycle_state = 'finalized'
-        self.finalized.set_result(True)
+        self.finalized = True
         return super().on_shutdown(state)
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -173,12 +177,15 @@ class MoveNetNode(LifecycleNode):
         for sub in self._inputs:
             self.destroy_subscription(sub)
         self._inputs, self._image_sub = [], None
+        if self._slot is not None:
+            self._stats.count(dropped=int(self._slot.close()))
+            self._frame_thread.join()
+            self._slot = self._frame_thread = None
 
     def release(self) -> None:
-        """Undo activate and configure, whatever was done of them (any thread)."""
+        """Undo activate and configure, whatever was done of them."""
         self._close_inputs()
-        with self._frame_lock:  # the frame being processed, if any, ends first
-            self._pipeline = None
+        self._pipeline = None
         for publisher in self._outputs.values():
             self.destroy_lifecycle_publisher(publisher)
         self._outputs, self._camera_info = {}, None
@@ -214,31 +221,37 @@ class MoveNetNode(LifecycleNode):
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
 
-    def _on_image(self, msg, info: dict) -> None:
-        """One frame, in the image group's thread: the executor takes no other meanwhile."""
-        _t = time.time_ns()
-        print('DISPATCH', (_t - info['received_timestamp']) / 1e6, flush=True)
-        sub = self._image_sub
-        if sub is None:
-            return  # deactivated while the executor took it
-        arrival = self._intake.arrived(msg.header.frame_id, info, sub.get_publisher_count())
-        self._stats.arrived(msg.header.frame_id, received=arrival.received,
-                            dropped=arrival.dropped, lost=arrival.lost)
-        receipt_s = self.get_clock().now().nanoseconds * 1e-9
+    def _on_image(self, raw: bytes, info: dict) -> None:
+        """In the executor: account for the frame and leave it for the frame thread."""
         try:
-            with self._frame_lock:
-                if self._pipeline is not None and self.lifecycle_state == 'active':
-                    self._process(self._pipeline, msg, receipt_s)
-        finally:
-            self._intake.model_free(time.time_ns())
+            frame_id = header_of(raw)[2]
+        except HeaderError as exc:
+            self._bad(f'bad message on {self._input_topic()}: {exc}')
+            return
+        queued, lost = self._accounting.arrived(frame_id, info,
+                                                self._image_sub.get_publisher_count())
+        receipt_s = self.get_clock().now().nanoseconds * 1e-9
+        replaced = self._slot.put(Pending(raw, receipt_s))
+        self._stats.arrived(frame_id, received=1 + queued, dropped=queued + replaced,
+                            lost=lost)
+        self._accounting.taken(time.time_ns())
 
-    def _process(self, pipeline: FramePipeline, msg, receipt_s: float) -> None:
+    def _work(self, slot: FrameSlot, pipeline: FramePipeline) -> None:
+        """The frame thread: the newest frame, until the slot closes (deactivate)."""
+        while (pending := slot.take()) is not None:
+            try:
+                self._process(pipeline, pending)
+            except Exception as exc:  # never let one frame kill the node
+                if not self.context.ok():
+                    return  # shutting down (Ctrl-C): nothing left to report to
+                self._bad(f'failed to process an image: {exc!r}')
+                self.get_logger().debug(traceback.format_exc())
+
+    def _process(self, pipeline: FramePipeline, pending: Pending) -> None:
         outputs = self._outputs
         try:
-            frame = pipeline.process(
-                msg, receipt_s, self._camera_info,
-                markers_wanted=outputs['markers'].get_subscription_count() > 0,
-                annotated_wanted=outputs['annotated'].get_subscription_count() > 0)
+            msg = deserialize_message(pending.payload, self._image_type)
+            frame = pipeline.estimate(msg, pending.receipt_s)
         except ModelError as exc:  # the model's fault, not the image's: nothing published
             self._stats.failed('model_errors', f'model: {exc}')
             self.get_logger().error(str(exc), throttle_duration_sec=WARN_THROTTLE_S)
@@ -246,23 +259,20 @@ class MoveNetNode(LifecycleNode):
         except (ImageConversionError, ValueError) as exc:
             self._bad(f'bad image on {self._input_topic()}: {exc}')
             return
-        except Exception as exc:  # never let one frame kill the node
-            if not self.context.ok():
-                return  # shutting down (Ctrl-C): publishers are gone, nothing to report
-            self._bad(f'failed to process an image: {exc!r}')
-            self.get_logger().debug(traceback.format_exc())
-            return
         outputs['poses'].publish(frame.poses)
-        if frame.markers is not None:
-            if frame.camera_info.startswith(INVALID_CAMERA_INFO):
-                self.get_logger().warning(f'camera_info: {frame.camera_info}',
+        # Markers and drawings nobody receives cost as much as the rest of the frame's glue.
+        settings = pipeline.settings
+        if settings.publish_markers and outputs['markers'].get_subscription_count():
+            markers, camera_state = pipeline.markers(frame, self._camera_info)
+            if camera_state.startswith(INVALID_CAMERA_INFO):
+                self.get_logger().warning(f'camera_info: {camera_state}',
                                           throttle_duration_sec=WARN_THROTTLE_S)
-            outputs['markers'].publish(frame.markers)
-        if frame.annotated is not None:
-            outputs['annotated'].publish(frame.annotated)
+            outputs['markers'].publish(markers)
+        if settings.publish_annotated_image and outputs['annotated'].get_subscription_count():
+            outputs['annotated'].publish(pipeline.annotated(frame))
         stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
         now = self.get_clock().now().nanoseconds
-        self._stats.processed(frame.result.inference_ms, frame.overhead_ms,
+        self._stats.processed(frame.result.inference_ms, pipeline.overhead_ms(frame),
                               (now - stamp) / 1e6 if stamp > 0 else None,
                               frame.result.image_size)
 
@@ -295,7 +305,7 @@ class MoveNetNode(LifecycleNode):
             input_topic=self._input_topic(),
             model_name=pipeline.model.name if pipeline else '',
             model_file=str(pipeline.model.path) if pipeline else '',
-            camera_info=camera_state, upstream_loss=self._intake.streams.describe())
+            camera_info=camera_state, upstream_loss=self._accounting.streams.describe())
         health = assess(view, snapshot)
         status = DiagnosticStatus(
             level=bytes([health.level]), name=f'{self.get_name()}: pose estimation',
@@ -319,15 +329,15 @@ def main(args: list[str] | None = None) -> int:
             return EXIT_BAD_CONFIG
         try:
             # The executor before the slow part: one built after a shutdown signal fails
-            # half-way and prints a stray traceback from its destructor. Two threads: the
-            # image group's, and one for everything else.
-            executor = MultiThreadedExecutor(num_threads=2)
+            # half-way and prints a stray traceback from its destructor.
+            executor = SingleThreadedExecutor()
             node = MoveNetNode()
             if node.autostart and not node.start():
                 return 0 if not rclpy.ok() else EXIT_BAD_CONFIG
             executor.add_node(node)
             # Until Ctrl-C, SIGTERM, or the shutdown transition (then the process exits 0).
-            executor.spin_until_future_complete(node.finalized)
+            while rclpy.ok() and not node.finalized:
+                executor.spin_once()
         except Exception:
             # SIGINT/SIGTERM while the node is being built: rclpy's signal handler shuts the
             # context down under the constructor, whose next rcl call fails. Not an error.

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import threading
 import time
 
+import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
@@ -67,16 +68,15 @@ def make_temporal(settings: RuntimeSettings, first_id: int = 0) -> TemporalFilte
     return TemporalFilter(tracker, smoother)
 
 
-@dataclass(frozen=True)
-class Outputs:
-    """What one frame gives: the messages to publish and what the node accounts."""
+@dataclass
+class Frame:
+    """One processed frame: its poses message first, the rest built on demand."""
 
     poses: PersonPoseArray
-    markers: MarkerArray | None
-    annotated: Image | None
     result: PoseResult
-    camera_info: str  # the markers' camera, in words ('' if no markers were built)
-    overhead_ms: float  # the frame's time beside invoke()
+    image: np.ndarray  # the converted input, for the annotated image
+    channel_order: str
+    started: float  # perf_counter() when the frame's work began
 
 
 class FramePipeline:
@@ -124,14 +124,11 @@ class FramePipeline:
         estimator.set_crop_tracking(settings.crop_tracking)
         self.settings = settings
 
-    def process(self, msg: Image | CompressedImage, receipt_s: float,
-                camera_info: CameraInfo | None, markers_wanted: bool,
-                annotated_wanted: bool) -> Outputs:
-        """The outputs for ``msg``; raises ImageConversionError/ValueError for a bad image,
-        ModelError when the model fails. ``receipt_s``: when it arrived, in ROS time."""
+    def estimate(self, msg: Image | CompressedImage, receipt_s: float) -> Frame:
+        """The poses for ``msg``, received at ``receipt_s`` (ROS time); raises
+        ImageConversionError/ValueError for a bad image, ModelError when the model fails."""
         self._apply_requested()
-        settings = self.settings
-        start = time.perf_counter()
+        started = time.perf_counter()
         if isinstance(msg, CompressedImage):
             image, order = compressed_to_array(msg, self.max_image_pixels)
         else:
@@ -139,19 +136,25 @@ class FramePipeline:
         result = self._estimator.estimate(image, channel_order=order)
         stamp = msg.header.stamp
         result = self._temporal.update(result, stamp.sec + stamp.nanosec * 1e-9)
-        header = msg.header
-        poses = result_to_msg(result, header)
-        markers, camera_state = None, ''
-        # Markers and drawings nobody receives cost as much as the rest of the frame's glue.
-        if settings.publish_markers and markers_wanted:
-            camera, camera_state = camera_for(camera_info, result.image_size)
-            markers = poses_to_markers(result.poses, header, camera, settings.marker_depth,
-                                       settings.keypoint_threshold, settings.marker_line_width)
-        annotated = None
-        if settings.publish_annotated_image and annotated_wanted:
-            annotated = self._annotate(image, order, result, header)
-        overhead = (time.perf_counter() - start) * 1000.0 - result.inference_ms
-        return Outputs(poses, markers, annotated, result, camera_state, overhead)
+        return Frame(result_to_msg(result, msg.header), result, image, order, started)
+
+    def markers(self, frame: Frame, camera_info: CameraInfo | None) -> tuple[MarkerArray, str]:
+        """The frame's markers, and what their camera is based on (in words)."""
+        settings, result = self.settings, frame.result
+        camera, camera_state = camera_for(camera_info, result.image_size)
+        return poses_to_markers(result.poses, frame.poses.header, camera, settings.marker_depth,
+                                settings.keypoint_threshold,
+                                settings.marker_line_width), camera_state
+
+    def annotated(self, frame: Frame) -> Image:
+        """The frame's image with its skeletons drawn."""
+        return self._annotate(frame.image, frame.channel_order, frame.result,
+                              frame.poses.header)
+
+    @staticmethod
+    def overhead_ms(frame: Frame) -> float:
+        """The frame's time so far beside invoke()."""
+        return (time.perf_counter() - frame.started) * 1000.0 - frame.result.inference_ms
 
     @staticmethod
     def _annotate(image, order: str, result: PoseResult, header) -> Image:
