@@ -83,8 +83,12 @@ class LaunchFile:
             self.arguments[name] = Argument(name, keyword(call, 'default_value'),
                                             description, choices)
 
-    def calls(self, name: str) -> Iterator[ast.Call]:
-        return (n for n in ast.walk(self.tree) if call_name(n) == name)
+    def calls(self, *names: str) -> Iterator[ast.Call]:
+        return (n for n in ast.walk(self.tree) if call_name(n) in names)
+
+    def node_actions(self) -> Iterator[ast.Call]:
+        """launch_ros Node and LifecycleNode actions."""
+        return self.calls('Node', 'LifecycleNode')
 
     def resolve(self, node: ast.expr | None) -> ast.expr | None:
         """Follow names to the expression last assigned to them."""
@@ -149,7 +153,7 @@ class LaunchFile:
                 yield argument.default
         for call in self.calls('PythonLaunchDescriptionSource'):
             yield call.args[0]
-        for call in self.calls('Node'):
+        for call in self.node_actions():
             for key in ('arguments', 'parameters'):
                 items = self.resolve(keyword(call, key))
                 if isinstance(items, (ast.List, ast.Tuple)):
@@ -268,7 +272,7 @@ def test_included_launch_files_get_declared_arguments(launch_file, launch_files)
 
 def test_started_executables_are_installed(launch_file):
     programs = installed_programs()
-    nodes = list(launch_file.calls('Node'))
+    nodes = list(launch_file.node_actions())
     assert nodes, f'{launch_file.name} starts no node'
     for call in nodes:
         if launch_file.constant(keyword(call, 'package')) != PACKAGE:

@@ -1,19 +1,24 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The node's frame intake: the one-frame slot between the executor and the frame thread,
-and the accounting of frames lost before they reached the node.
+"""The node's frame intake: the hand-over of frames from the executor to the frame thread,
+and the accounting of frames dropped by the node or lost before they reached it.
 
-The executor takes every image as soon as it arrives, as serialized bytes (one copy), and
-puts it in a :class:`FrameSlot`; the frame thread takes the newest from there and
-deserializes only the frames it processes. A frame replaced in the slot is dropped by the
-node's choice, counted exactly.
+With the default one-frame subscription queue (``image_qos_depth`` 1) the image callback
+gates the subscription: it hands the frame over and waits, as a coroutine, until the frame
+thread is done with it. Meanwhile its (mutually exclusive) callback group is busy, so the
+executor takes no image: newer frames replace each other in the middleware's queue without
+ever being copied into Python, and the newest is taken once the model is free. With a deeper
+queue the callback does not wait: the executor drains the queue as frames come and the
+:class:`FrameSlot` keeps the newest.
 
-Frames that never arrive (lost in transport, or overwritten in a queue upstream) show up as
-gaps in the publisher's sequence numbers (``publication_sequence_number`` of the message
-info). rclpy's message info (Jazzy) carries the sequence number but not the publisher's GID
-(its keys: source_timestamp, received_timestamp, publication_sequence_number,
-reception_sequence_number). With one publisher on the topic that does not matter; with
-several, sequences are kept per header ``frame_id`` (distinct cameras have distinct frames).
-Sequences are trusted only as far as they can be:
+Frames replaced in the middleware's queue, and frames that never arrive (lost in transport),
+show up as gaps in the publisher's sequence numbers (``publication_sequence_number`` of the
+message info); a gap before a frame that waited in the queue while the model was busy is
+the node's choice (dropped), other gaps are losses upstream. rclpy's message info (Jazzy)
+carries the sequence number but not the publisher's GID (its keys: source_timestamp,
+received_timestamp, publication_sequence_number, reception_sequence_number). With one
+publisher on the topic that does not matter; with several, sequences are kept per header
+``frame_id`` (distinct cameras have distinct frames). Sequences are trusted only as far as
+they can be:
 
 * the topic's publisher count changed since a stream's last frame (a camera came or went):
   its next gap is not counted, the stream starts again from that frame;
@@ -25,6 +30,7 @@ Sequences are trusted only as far as they can be:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 import threading
 
@@ -96,37 +102,33 @@ class SequenceStreams:
 
 
 class FrameAccounting:
-    """What each arriving frame says about the frames before it: dropped or lost.
-
-    The subscription's queue (``image_qos_depth`` frames, 1 by default) overflows when
-    frames come faster than the executor takes them (a burst): a gap before a frame that
-    reached the middleware before the executor finished taking the previous one was most
-    likely replaced in that queue, the node's own doing (dropped). Other gaps are losses
-    upstream.
-    """
+    """What each arriving frame says about the frames before it: dropped or lost."""
 
     def __init__(self) -> None:
         self.streams = SequenceStreams()
-        self._taken_ns = 0  # wall clock when the executor last finished taking a frame
+        self._free_since_ns = 0  # wall clock when the model last became free
 
     def arrived(self, frame_id: str, info: dict, publishers: int) -> tuple[int, int]:
         """(frames replaced in the node's queue, frames lost upstream) before this one."""
         gap = self.streams.lost_before(frame_id, info.get('publication_sequence_number', 0),
                                        publishers)
-        queued = 0 < info.get('received_timestamp', 0) <= self._taken_ns
+        # Received by the middleware before the model became free: it waited in the queue,
+        # where the frames missing before it were replaced, one by the next.
+        queued = 0 < info.get('received_timestamp', 0) <= self._free_since_ns
         return (gap, 0) if queued else (0, gap)
 
-    def taken(self, now_ns: int) -> None:
-        """The executor finished taking a frame at ``now_ns`` (wall clock, ns)."""
-        self._taken_ns = now_ns
+    def model_free(self, now_ns: int) -> None:
+        """The model finished a frame at ``now_ns`` (wall clock, ns)."""
+        self._free_since_ns = now_ns
 
 
 @dataclass(frozen=True)
 class Pending:
     """A frame waiting for the frame thread."""
 
-    payload: object  # the serialized bytes, or the message if already deserialized
+    msg: object  # the image message
     receipt_s: float  # when it arrived, in ROS time (the node's clock)
+    finished: Callable[[], None] = lambda: None  # called once the frame thread is done
 
 
 class FrameSlot:
@@ -135,36 +137,29 @@ class FrameSlot:
     def __init__(self) -> None:
         self._ready = threading.Condition()
         self._item: Pending | None = None
-        self._waiting = False
         self._closed = False
 
-    @property
-    def waiting(self) -> bool:
-        """The frame thread waits with nothing to do: the next frame is processed at once."""
-        return self._waiting and self._item is None
-
-    def put(self, item: Pending) -> bool:
-        """Offer ``item``; True if it replaced a frame not yet taken (that one is dropped)."""
+    def put(self, item: Pending) -> Pending | None:
+        """Offer ``item``; return the frame it replaced (dropped), if one was waiting."""
         with self._ready:
-            replaced = self._item is not None
-            self._item = item
+            if self._closed:
+                return item
+            replaced, self._item = self._item, item
             self._ready.notify()
         return replaced
 
     def take(self) -> Pending | None:
         """The newest frame, once there is one; None once closed."""
         with self._ready:
-            self._waiting = True
             while self._item is None and not self._closed:
                 self._ready.wait()
-            self._waiting = False
             item, self._item = self._item, None
-            return None if self._closed else item
+            return item
 
-    def close(self) -> bool:
-        """No more frames: :meth:`take` returns None. True if a frame was still waiting."""
+    def close(self) -> Pending | None:
+        """No more frames: :meth:`take` returns None. Returns the frame still waiting."""
         with self._ready:
             self._closed = True
-            waiting, self._item = self._item is not None, None
+            waiting, self._item = self._item, None
             self._ready.notify_all()
         return waiting

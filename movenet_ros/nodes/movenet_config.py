@@ -62,10 +62,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   'matches any publisher; reliable only matches reliable publishers.',
                   CONFIGURE, choices=RELIABILITIES),
     ParameterSpec('image_qos_depth', 1,
-                  'History depth of the image subscription. 1: only the newest frame is '
-                  'processed, older ones are dropped (and counted). N > 1: up to N frames '
-                  'wait while the model runs and are processed in order (for recordings '
-                  'where every frame matters, with a reliable publisher).', CONFIGURE,
+                  'History depth of the image subscription. Frames are taken as they come '
+                  'and only the newest is processed, whatever the depth: a deeper queue only '
+                  'holds frames in a burst the node takes too slowly.', CONFIGURE,
                   int_range=(1, 100)),
     ParameterSpec('max_image_pixels', DEFAULT_MAX_IMAGE_PIXELS,
                   'Images with more pixels (width x height) are refused and counted as bad. '

@@ -12,14 +12,14 @@ A managed (lifecycle) node. The constructor only declares parameters; then
 With ``autostart`` (the default) the node configures and activates itself at start-up, as a
 plain node would, and a bad configuration ends it with exit code 2.
 
-Frames are never processed stale. The executor takes each image as serialized bytes the
-moment it arrives and leaves it in a one-frame slot (:class:`~.intake.FrameSlot`); the
-frame thread deserializes and processes the newest one, so frames that a newer one replaced
-cost one copy and are counted as dropped, and the executor (camera_info, parameters,
-lifecycle services, diagnostics) never waits for the model. The policies live in plain
-classes beside this file: parameters (:mod:`.movenet_config`), the frame's work
-(:mod:`.pipeline`), frame accounting (:mod:`.intake`, :mod:`.statistics`) and the health
-report (:mod:`.diagnostics`).
+Frames are never processed stale. The image callback hands each frame to the frame thread
+and waits, as a coroutine, until it is processed; its own mutually exclusive callback group
+keeps the executor from taking another image meanwhile, so newer frames replace each other
+in the subscription's one-frame queue without being copied into Python, and the executor
+(camera_info, parameters, lifecycle services, diagnostics) never waits for the model. The
+policies live in plain classes beside this file: parameters (:mod:`.movenet_config`), the
+frame's work (:mod:`.pipeline`), frame intake and accounting (:mod:`.intake`,
+:mod:`.statistics`) and the health report (:mod:`.diagnostics`).
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ import traceback
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.serialization import deserialize_message
+from rclpy.task import Future
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
-from movenet_ros.conversions.cdr import HeaderError, header_of
 from movenet_ros.conversions.images import ImageConversionError
 from movenet_ros.core.model import ModelError
 from movenet_ros.msg import PersonPoseArray
@@ -80,7 +80,6 @@ class MoveNetNode(LifecycleNode):
         self._pipeline: FramePipeline | None = None
         self._inputs: list = []
         self._image_sub = None
-        self._image_type: type = Image
         self._slot: FrameSlot | None = None
         self._frame_thread: threading.Thread | None = None
         self._outputs: dict = {}
@@ -133,13 +132,14 @@ class MoveNetNode(LifecycleNode):
         config = self._config
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=config.image_qos_depth,
                          reliability=RELIABILITY[config.image_qos_reliability])
-        self._image_type = CompressedImage if config.image_transport == 'compressed' else Image
         self._slot = FrameSlot()
         self._frame_thread = threading.Thread(target=self._work, name='movenet_frames',
                                               args=(self._slot, self._pipeline), daemon=True)
         self._frame_thread.start()
         self._image_sub = self.create_subscription(
-            self._image_type, config.input_topic, self._on_image, qos, raw=True)
+            CompressedImage if config.image_transport == 'compressed' else Image,
+            config.input_topic, self._on_image, qos,
+            callback_group=MutuallyExclusiveCallbackGroup())
         self._inputs = [self._image_sub, self.create_subscription(
             CameraInfo, 'camera_info', self._on_camera_info, qos_profile_sensor_data)]
         self.lifecycle_state = 'active'
@@ -178,7 +178,10 @@ class MoveNetNode(LifecycleNode):
             self.destroy_subscription(sub)
         self._inputs, self._image_sub = [], None
         if self._slot is not None:
-            self._stats.count(dropped=int(self._slot.close()))
+            waiting = self._slot.close()
+            if waiting is not None:
+                self._stats.count(dropped=1)
+                waiting.finished()
             self._frame_thread.join()
             self._slot = self._frame_thread = None
 
@@ -221,20 +224,35 @@ class MoveNetNode(LifecycleNode):
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
 
-    def _on_image(self, raw: bytes, info: dict) -> None:
-        """In the executor: account for the frame and leave it for the frame thread."""
-        try:
-            frame_id = header_of(raw)[2]
-        except HeaderError as exc:
-            self._bad(f'bad message on {self._input_topic()}: {exc}')
-            return
+    async def _on_image(self, msg, info: dict) -> None:
+        """In the executor: account for the frame, hand it to the frame thread and, with a
+        one-frame queue, wait until it is processed (the executor takes no image meanwhile)."""
+        slot, gated = self._slot, self._config.image_qos_depth == 1
+        if slot is None:
+            return  # deactivated while the executor took it
+        frame_id = msg.header.frame_id
         queued, lost = self._accounting.arrived(frame_id, info,
                                                 self._image_sub.get_publisher_count())
         receipt_s = self.get_clock().now().nanoseconds * 1e-9
-        replaced = self._slot.put(Pending(raw, receipt_s))
-        self._stats.arrived(frame_id, received=1 + queued, dropped=queued + replaced,
-                            lost=lost)
-        self._accounting.taken(time.time_ns())
+        done = Future()
+        replaced = slot.put(Pending(msg, receipt_s, self._finisher(done)) if gated
+                            else Pending(msg, receipt_s))
+        if replaced is not None:
+            replaced.finished()
+        self._stats.arrived(frame_id, received=1 + queued,
+                            dropped=queued + (replaced is not None), lost=lost)
+        if gated:
+            await done
+
+    def _finisher(self, done: Future):
+        """What the frame thread calls when done with a frame: the image callback resumes."""
+        executor = self.executor
+
+        def finished() -> None:
+            done.set_result(None)
+            if executor is not None:
+                executor.wake()
+        return finished
 
     def _work(self, slot: FrameSlot, pipeline: FramePipeline) -> None:
         """The frame thread: the newest frame, until the slot closes (deactivate)."""
@@ -246,11 +264,14 @@ class MoveNetNode(LifecycleNode):
                     return  # shutting down (Ctrl-C): nothing left to report to
                 self._bad(f'failed to process an image: {exc!r}')
                 self.get_logger().debug(traceback.format_exc())
+            finally:
+                self._accounting.model_free(time.time_ns())
+                pending.finished()
 
     def _process(self, pipeline: FramePipeline, pending: Pending) -> None:
         outputs = self._outputs
         try:
-            msg = deserialize_message(pending.payload, self._image_type)
+            msg = pending.msg
             frame = pipeline.estimate(msg, pending.receipt_s)
         except ModelError as exc:  # the model's fault, not the image's: nothing published
             self._stats.failed('model_errors', f'model: {exc}')

@@ -92,7 +92,7 @@ def declare(node, specs: Iterable[ParameterSpec]) -> dict[str, str]:
         except ParameterException as exc:
             node.declare_parameter(spec.name, spec.default, spec.descriptor(),
                                    ignore_override=True)
-            hint = (' (a double needs a decimal point, e.g. 5.0)'
+            hint = (f' (a double needs a decimal point, e.g. {spec.name}:=5.0)'
                     if "expecting type 'DOUBLE'" in str(exc) else '')
             problems[spec.name] = f'parameter {spec.name}: {exc}{hint}'
             continue
