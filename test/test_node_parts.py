@@ -1,19 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """The plain classes beside movenet_node, without DDS: parameter rules, the frame slot, frame
-accounting, statistics, the health report and the CDR header reader."""
+accounting, statistics and the health report."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from builtin_interfaces.msg import Time
 import pytest
-from rclpy.serialization import serialize_message
-from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Header
 
-from movenet_ros.conversions.cdr import HeaderError, header_of
 from movenet_ros.nodes.diagnostics import Level, View, assess
 from movenet_ros.nodes.intake import FrameAccounting, FrameSlot, Pending, SequenceStreams
 from movenet_ros.nodes.movenet_config import (
@@ -73,7 +68,7 @@ def test_node_config_names_the_parameter_to_fix():
         with pytest.raises(ConfigurationError, match=message):
             NodeConfig.from_values(DEFAULTS | values)
     # A start-up override rclpy refused is reported as it was.
-    with pytest.raises(ConfigurationError, match='^parameter num_threads: out of range$'):
+    with pytest.raises(ConfigurationError, match=r'^parameter num_threads: out of range$'):
         NodeConfig.from_values(DEFAULTS, {'num_threads': 'parameter num_threads: out of range'})
 
 
@@ -100,16 +95,18 @@ def test_one_publisher_is_one_sequence_whatever_its_frame_ids():
 def test_two_cameras_on_one_topic_are_counted_apart():
     streams = SequenceStreams()
     lost = [streams.lost_before(frame_id, seq, 2) for frame_id, seq in
-            (('left', 1), ('right', 1), ('left', 2), ('right', 2), ('left', 4), ('right', 3))]
-    assert lost == [0, 0, 0, 0, 1, 0]
+            (('left', 1), ('right', 1), ('left', 2), ('right', 2), ('left', 4), ('right', 3),
+             ('left', 5))]
+    # With several publishers a gap counts once the stream's next frame came in order.
+    assert lost == [0, 0, 0, 0, 0, 0, 1]
     assert streams.describe() == '2 publishers; counted per frame_id: left, right'
 
 
 def test_publishers_sharing_a_frame_id_make_its_losses_unknown():
     streams = SequenceStreams()
     assert streams.lost_before('cam', 40, 1) == 0
-    # A second publisher with the same frame_id appears: the count changed, so no gap is
-    # believed (40 -> 3 would otherwise look like a restart, 3 -> 41 like 37 lost).
+    # A second publisher with the same frame_id appears: the count changed, so the stream
+    # starts again at 3; 41 (the first publisher's) looks like 37 lost, until 4 steps back.
     assert [streams.lost_before('cam', seq, 2) for seq in (3, 41, 4, 42, 5)] == [0] * 5
     assert 'unknown for frame_id cam' in streams.describe()
     # One publisher left: counted again, from its next frame.
@@ -130,38 +127,42 @@ def test_streams_are_bounded():
     assert streams.describe().count('camera_') == 3
 
 
-def test_gaps_before_a_frame_that_queued_are_the_node_s_own():
+def test_gaps_before_a_frame_that_waited_are_the_node_s_own():
     accounting = FrameAccounting()
     info = {'publication_sequence_number': 1, 'received_timestamp': 100}
     assert accounting.arrived('cam', info, 1) == (0, 0)
-    accounting.taken(200)
-    # Received (at 150) before the executor finished taking the last frame (200): the three
-    # frames in between were replaced in the node's queue.
+    accounting.model_free(200)
+    # Received (at 150) before the model became free (200): it waited in the queue, where
+    # the three frames before it were replaced.
     assert accounting.arrived('cam', {'publication_sequence_number': 5,
                                       'received_timestamp': 150}, 1) == (3, 0)
-    accounting.taken(300)
+    accounting.model_free(300)
+    # Received after: the model was free, the missing frame never came.
     assert accounting.arrived('cam', {'publication_sequence_number': 7,
                                       'received_timestamp': 400}, 1) == (0, 1)
 
 
-def test_the_slot_keeps_the_newest_frame():
+def test_the_slot_keeps_the_newest_frame_and_says_what_it_replaced():
+    finished = []
     slot = FrameSlot()
-    assert not slot.put(Pending(b'1', 1.0))
-    assert slot.put(Pending(b'2', 2.0))  # replaced the first: dropped
-    assert slot.take().payload == b'2'
+    first = Pending(b'1', 1.0, lambda: finished.append(1))
+    assert slot.put(first) is None
+    assert slot.put(Pending(b'2', 2.0)) is first  # replaced: dropped
+    assert slot.take().msg == b'2'
     taken = []
     thread = threading.Thread(target=lambda: taken.append(slot.take()))
     thread.start()
-    deadline = time.monotonic() + 5
-    while not slot.waiting:
-        assert time.monotonic() < deadline
-        time.sleep(0.001)
+    time.sleep(0.05)
+    assert thread.is_alive()  # waits for a frame
     slot.put(Pending(b'3', 3.0))
     thread.join(5)
-    assert taken[0].payload == b'3'
-    assert not slot.put(Pending(b'4', 4.0))
-    assert slot.close()  # a frame was still waiting
+    assert taken[0].msg == b'3'
+    waiting = Pending(b'4', 4.0)
+    slot.put(waiting)
+    assert slot.close() is waiting  # still waiting when closed: the node finishes it
     assert slot.take() is None
+    late = Pending(b'5', 5.0)
+    assert slot.put(late) is late  # closed: refused at once
 
 
 # ---- statistics and the health report ---------------------------------------------------------
@@ -205,27 +206,3 @@ def test_the_report_in_each_state():
     stats = FrameStats()
     stats.failed('model_errors', 'model: NaN')
     assert assess(view(), stats.take(1.0)).message == 'model lightning.tflite failed on 1 frame(s)'
-
-
-# ---- CDR header -------------------------------------------------------------------------------
-
-@pytest.mark.parametrize('msg', [
-    Image(header=Header(stamp=Time(sec=1_700_000_000, nanosec=123), frame_id='left_camera'),
-          height=1, width=1, encoding='mono8', step=1, data=b'\x07'),
-    CompressedImage(header=Header(stamp=Time(sec=-5, nanosec=999_999_999), frame_id=''),
-                    format='jpeg', data=b'\xff\xd8'),
-    Image(header=Header(frame_id='kamera_ü')),
-])
-def test_the_header_is_read_from_the_serialized_message(msg):
-    raw = serialize_message(msg)
-    assert header_of(raw) == (msg.header.stamp.sec, msg.header.stamp.nanosec,
-                              msg.header.frame_id)
-
-
-def test_a_broken_header_is_refused():
-    raw = serialize_message(Image(header=Header(frame_id='camera')))
-    for broken, message in ((raw[:10], 'too few'), (b'\x01\x01' + raw[2:], 'encapsulation'),
-                            (raw[:18], 'does not fit'),
-                            (raw[:12] + b'\xff\xff\xff\x7f' + raw[16:], 'does not fit')):
-        with pytest.raises(HeaderError, match=message):
-            header_of(broken)

@@ -24,7 +24,9 @@ they can be:
   its next gap is not counted, the stream starts again from that frame;
 * a sequence that steps back with one publisher is a restarted publisher: started again;
 * one that steps back with several publishers means several of them share the frame_id:
-  that stream's losses are unknown (and said so) until one publisher is left.
+  that stream's losses are unknown (and said so) until one publisher is left. The jump
+  forward just before the step back was the other publisher's, not a loss: with several
+  publishers a gap is counted only once the stream's next frame has come in order.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ MAX_STREAMS = 64  # frame_ids followed at once; the least recently seen is forgo
 @dataclass
 class _Stream:
     last: int  # sequence number of the stream's newest frame
-    publishers: int  # the topic's publisher count when it arrived
+    era: int  # SequenceStreams.era when it arrived
     shared: bool = False  # several publishers use this frame_id: gaps mean nothing
+    unconfirmed: int = 0  # the last gap, counted once the next frame comes in order
 
 
 class SequenceStreams:
@@ -51,32 +54,37 @@ class SequenceStreams:
         self._streams: OrderedDict[str, _Stream] = OrderedDict()
         self._max = max_streams
         self._publishers = 0  # the topic's publisher count at the last frame
+        self._era = 0  # counts the changes of the publisher count
         self.without_numbers = False  # the middleware gave no sequence numbers
 
     def lost_before(self, frame_id: str, sequence: int, publishers: int) -> int:
         """How many frames of this frame's stream are missing before it (0 if unknown)."""
-        self._publishers = publishers
+        if publishers != self._publishers:
+            self._publishers, self._era = publishers, self._era + 1
         if sequence <= 0:
             self.without_numbers = True
             return 0
         key = frame_id if publishers > 1 else ''  # one publisher: one sequence
         stream = self._streams.get(key)
-        if stream is None or stream.publishers != publishers or \
-                (stream.shared and publishers <= 1):
-            self._start(key, sequence, publishers)
+        if stream is None or stream.era != self._era:
+            self._start(key, sequence)
             return 0
         self._streams.move_to_end(key)
         previous, stream.last = stream.last, sequence
         if sequence > previous and not stream.shared:
-            return sequence - previous - 1
+            gap = sequence - previous - 1
+            if publishers <= 1:
+                return gap
+            confirmed, stream.unconfirmed = stream.unconfirmed, gap
+            return confirmed
         if publishers > 1:
-            stream.shared = True
+            stream.shared, stream.unconfirmed = True, 0
         else:
-            self._start(key, sequence, publishers)  # a restarted publisher
+            self._start(key, sequence)  # a restarted publisher
         return 0
 
-    def _start(self, key: str, sequence: int, publishers: int) -> None:
-        self._streams[key] = _Stream(sequence, publishers)
+    def _start(self, key: str, sequence: int) -> None:
+        self._streams[key] = _Stream(sequence, self._era)
         self._streams.move_to_end(key)
         while len(self._streams) > self._max:
             self._streams.popitem(last=False)
@@ -85,8 +93,7 @@ class SequenceStreams:
         """How far 'frames lost upstream' can be trusted, in words, for diagnostics."""
         if self.without_numbers:
             return 'unknown: the middleware gives no sequence numbers'
-        current = [(key, s) for key, s in self._streams.items()
-                   if s.publishers == self._publishers]
+        current = sorted((key, s) for key, s in self._streams.items() if s.era == self._era)
         if not current:
             return 'no images yet'
         if self._publishers <= 1:
