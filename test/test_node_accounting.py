@@ -22,12 +22,12 @@ def small_frames(demo_video):
 
 def test_two_cameras_on_one_topic_lose_nothing(repo, camera, small_frames):
     node = start_node(repo, 'singlepose_lightning')
-    # A second camera: its own node, so its own writer with its own sequence numbers.
     other = rclpy.create_node('second_camera')
-    second = other.create_publisher(Image, 'image', RELIABLE)
-    camera.executor.add_node(other)
     try:
         camera.wait_for_node(node)
+        # A second camera comes: its own node, so its own writer and sequence numbers.
+        second = other.create_publisher(Image, 'image', RELIABLE)
+        camera.executor.add_node(other)
         assert spin_until(camera.node, camera.executor,
                           lambda: second.get_subscription_count() > 0, 10.0)
         camera.spin(1.0)  # both writers matched, and the node's reader knows both
@@ -51,5 +51,6 @@ def test_two_cameras_on_one_topic_lose_nothing(repo, camera, small_frames):
         assert stats['upstream loss'] == '2 publishers; counted per frame_id: left, right'
     finally:
         stop_cleanly(node)
-        camera.executor.remove_node(other)
+        if other in camera.executor.get_nodes():
+            camera.executor.remove_node(other)
         other.destroy_node()

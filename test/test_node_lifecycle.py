@@ -139,8 +139,8 @@ def test_every_transition_over_dds(repo, camera, frame90):
         assert manager.change(Transition.TRANSITION_CONFIGURE)
         assert manager.change(Transition.TRANSITION_ACTIVATE)
         camera.wait_for_node(node)
-        [answer] = poses_for(camera, array_to_image_msg(frame90, 'bgr8', camera.header()))
-        assert answer.model == 'singlepose_thunder' and answer.persons
+        answers = poses_for(camera, array_to_image_msg(frame90, 'bgr8', camera.header()))
+        assert answers and all(a.model == 'singlepose_thunder' and a.persons for a in answers)
 
         # Shutdown from active: everything is freed and the process exits 0.
         assert manager.change(Transition.TRANSITION_ACTIVE_SHUTDOWN)

@@ -9,11 +9,14 @@ import time
 
 import pytest
 
+from movenet_ros.core.options import Range
+from movenet_ros.core.temporal import TemporalSettings
 from movenet_ros.nodes.diagnostics import Level, View, assess
 from movenet_ros.nodes.intake import FrameAccounting, FrameSlot, Pending, SequenceStreams
 from movenet_ros.nodes.movenet_config import (
     PARAMETERS,
     SPECS,
+    TEMPORAL_FIELDS,
     ConfigurationError,
     NodeConfig,
     RuntimeSettings,
@@ -27,7 +30,7 @@ DEFAULTS = {spec.name: spec.default for spec in PARAMETERS}
 # ---- parameters ------------------------------------------------------------------------------
 
 def test_descriptors_say_when_a_change_applies():
-    spec = ParameterSpec('x', 1, 'An x.', Applies.CONFIGURE, int_range=(128, 1024, 32))
+    spec = ParameterSpec('x', 1, 'An x.', Applies.CONFIGURE, range=Range(128, 1024, 32))
     descriptor = spec.descriptor()
     assert descriptor.description == 'An x.' and not descriptor.read_only
     assert 'Applied on configure' in descriptor.additional_constraints
@@ -36,6 +39,8 @@ def test_descriptors_say_when_a_change_applies():
     start = ParameterSpec('y', 'a', 'A y.', Applies.START, choices=('a', 'b')).descriptor()
     assert start.read_only and start.description == 'A y. One of: a, b.'
     assert 'restart' in start.additional_constraints
+    [r] = ParameterSpec('z', 0.5, 'A z.', range=Range(0.0, 1.0)).descriptor().floating_point_range
+    assert (r.from_value, r.to_value, r.step) == (0.0, 1.0, 0.0)
 
 
 def test_changes_are_refused_with_what_to_do():
@@ -63,7 +68,6 @@ def test_node_config_names_the_parameter_to_fix():
         ('/m.tflite', 'model_path', 'image/compressed')
     for values, message in (
             ({'model': 'giant'}, "parameter model: 'giant' is not one of"),
-            ({'multipose_max_side': 250}, 'multipose_max_side: 250 is not a multiple of 32'),
             ({'image_qos_reliability': 'maybe'}, "image_qos_reliability: 'maybe' is not")):
         with pytest.raises(ConfigurationError, match=message):
             NodeConfig.from_values(DEFAULTS | values)
@@ -74,10 +78,23 @@ def test_node_config_names_the_parameter_to_fix():
 
 def test_runtime_settings_hold_every_run_time_parameter():
     settings = RuntimeSettings.from_values(DEFAULTS)
-    run_time = {s.name for s in PARAMETERS if s.applies is Applies.RUN}
-    held = {n for n in run_time if not n.startswith(('tracking.', 'smoothing.'))}
-    assert held <= set(vars(settings))
-    assert set(settings.temporal) == run_time - held
+    assert settings.temporal == TemporalSettings()  # the node's defaults are the core's
+    for spec in PARAMETERS:
+        if spec.applies is Applies.RUN:
+            assert spec.name in TEMPORAL_FIELDS or hasattr(settings, spec.name), spec.name
+    changed = RuntimeSettings.from_values(DEFAULTS | {'smoothing.beta': 3.0,
+                                                      'keypoint_threshold': 0.4})
+    assert (changed.temporal.beta, changed.keypoint_threshold) == (3.0, 0.4)
+    with pytest.raises(ValueError, match=r'^parameter tracking\.max_tracks: max_tracks must be'):
+        RuntimeSettings.from_values(DEFAULTS | {'tracking.max_tracks': 0})
+
+
+def test_tracking_parameters_take_the_core_s_ranges():
+    for name, field in TEMPORAL_FIELDS.items():
+        spec = SPECS[name]
+        assert spec.default == getattr(TemporalSettings(), field)
+        assert spec.range is TemporalSettings.RANGES.get(field), name
+    assert SPECS['tracking.similarity'].choices == ('oks', 'iou')
 
 
 # ---- intake ----------------------------------------------------------------------------------

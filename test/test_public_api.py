@@ -36,7 +36,8 @@ def test_no_private_rclpy_api():
 def test_the_check_finds_what_it_looks_for():
     for line in ('with sub.handle:', 'taken = sub.handle.take_message(t, raw)',
                  'from rclpy.impl.implementation_singleton import rclpy_implementation',
-                 'executor._take_subscription(sub)', 'node._state_machine.current_state', 'node._parameters[name]',
+                 'executor._take_subscription(sub)', 'node._state_machine.current_state',
+                 'node._parameters[name]',
                  'class TakeWhileIdle(CallbackGroup):'):
         assert PRIVATE.search(line), line
     for line in ('sub.get_publisher_count()', 'self._handle_frame()', 'self.executor.wake()'):

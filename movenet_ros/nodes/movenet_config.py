@@ -12,24 +12,43 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from movenet_ros.conversions.images import MAX_IMAGE_SIDE
-from movenet_ros.core.estimator import DEFAULT_MAX_PEOPLE, DEFAULT_MIN_POSE_SCORE
-from movenet_ros.core.image_headers import ACCEPTED_FORMATS, DEFAULT_MAX_IMAGE_PIXELS
-from movenet_ros.core.keypoints import DEFAULT_KEYPOINT_THRESHOLD
-from movenet_ros.core.model import BUILTIN_MODELS
-from movenet_ros.core.smoothing import DEFAULT_BETA, DEFAULT_D_CUTOFF_HZ, DEFAULT_MIN_CUTOFF_HZ
-from movenet_ros.core.tracking import (
-    DEFAULT_MAX_AGE_S,
-    DEFAULT_MAX_TRACKS,
-    DEFAULT_MIN_SIMILARITY,
-    DEFAULT_SIMILARITY,
-    SIMILARITIES,
+from movenet_ros.core.estimator import (
+    DEFAULT_MAX_PEOPLE,
+    DEFAULT_MIN_POSE_SCORE,
+    MAX_IMAGE_SIDE,
+    MAX_PEOPLE_RANGE,
 )
+from movenet_ros.core.geometry import DEFAULT_MULTIPOSE_MAX_SIDE, MULTIPOSE_MAX_SIDE_RANGE
+from movenet_ros.core.image_headers import ACCEPTED_FORMATS, DEFAULT_MAX_IMAGE_PIXELS
+from movenet_ros.core.model import BUILTIN_MODELS, DEFAULT_NUM_THREADS, NUM_THREADS_RANGE
+from movenet_ros.core.options import SCORE_RANGE, Range
+from movenet_ros.core.temporal import TemporalSettings
+from movenet_ros.core.tracking import DEFAULT_MIN_SIMILARITY
 from movenet_ros.nodes.parameters import Applies, ParameterSpec
 
 TRANSPORTS = ('raw', 'compressed')
 RELIABILITIES = ('best_effort', 'reliable')
 RUN, CONFIGURE, START = Applies.RUN, Applies.CONFIGURE, Applies.START
+# tracking.* and smoothing.* parameters -> TemporalSettings fields (keypoint_threshold too).
+TEMPORAL_FIELDS = {
+    'tracking.enabled': 'tracking', 'tracking.similarity': 'similarity',
+    'tracking.min_similarity': 'min_similarity', 'tracking.max_age_s': 'max_age_s',
+    'tracking.max_tracks': 'max_tracks', 'smoothing.enabled': 'smoothing',
+    'smoothing.min_cutoff': 'min_cutoff', 'smoothing.beta': 'beta',
+    'smoothing.d_cutoff': 'd_cutoff', 'keypoint_threshold': 'keypoint_threshold',
+}
+TEMPORAL_DEFAULTS = TemporalSettings()
+
+
+def temporal(name: str, description: str) -> ParameterSpec:
+    """A tracking/smoothing parameter: default, range and choices of its TemporalSettings
+    field."""
+    field = TEMPORAL_FIELDS[name]
+    choices = TemporalSettings.CHOICES.get(field, ())
+    if not all(isinstance(choice, str) for choice in choices):
+        choices = ()  # booleans: the parameter's type says it all
+    return ParameterSpec(name, getattr(TEMPORAL_DEFAULTS, field), description,
+                         range=TemporalSettings.RANGES.get(field), choices=choices)
 
 
 class ConfigurationError(Exception):
@@ -47,12 +66,12 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('model_path', '',
                   'Path of any MoveNet .tflite file (single-pose or multipose, e.g. from TF '
                   'Hub); overrides model when not empty.', CONFIGURE),
-    ParameterSpec('num_threads', 2, 'CPU threads for the TFLite interpreter.', CONFIGURE,
-                  int_range=(1, 64)),
-    ParameterSpec('multipose_max_side', 256,
+    ParameterSpec('num_threads', DEFAULT_NUM_THREADS, 'CPU threads for the TFLite interpreter.',
+                  CONFIGURE, range=NUM_THREADS_RANGE),
+    ParameterSpec('multipose_max_side', DEFAULT_MULTIPOSE_MAX_SIDE,
                   'MultiPose input: the larger side in pixels (a multiple of 32); the other '
                   'side follows the image aspect. Larger finds smaller people, at a higher '
-                  'cost.', CONFIGURE, int_range=(128, 1024, 32)),
+                  'cost.', CONFIGURE, range=MULTIPOSE_MAX_SIDE_RANGE),
     ParameterSpec('image_transport', 'raw',
                   'raw subscribes to sensor_msgs/Image on "image"; compressed subscribes to '
                   'sensor_msgs/CompressedImage on "image/compressed".', CONFIGURE,
@@ -65,24 +84,25 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   'History depth of the image subscription. Frames are taken as they come '
                   'and only the newest is processed, whatever the depth: a deeper queue only '
                   'holds frames in a burst the node takes too slowly.', CONFIGURE,
-                  int_range=(1, 100)),
+                  range=Range(1, 100)),
     ParameterSpec('max_image_pixels', DEFAULT_MAX_IMAGE_PIXELS,
                   'Images with more pixels (width x height) are refused and counted as bad. '
                   'Compressed images are sized from their headers before decoding; formats '
                   'that cannot be sized are refused (accepted: '
                   f'{", ".join(ACCEPTED_FORMATS)}). The default, 3840 x 2160 (4K UHD), keeps '
                   'the node under 350 MB RSS; each extra megapixel costs about 12 MB.',
-                  CONFIGURE, int_range=(1, MAX_IMAGE_SIDE * MAX_IMAGE_SIDE)),
+                  CONFIGURE, range=Range(1, MAX_IMAGE_SIDE * MAX_IMAGE_SIDE)),
     ParameterSpec('diagnostics_period', 1.0, 'Seconds between /diagnostics messages.',
-                  CONFIGURE, float_range=(0.1, 60.0)),
-    ParameterSpec('keypoint_threshold', DEFAULT_KEYPOINT_THRESHOLD,
-                  'Keypoints with a lower score are not drawn, not counted in single-pose '
-                  'scores and boxes, not tracked or smoothed and not shown as markers (all '
-                  '17 are still published).', float_range=(0.0, 1.0)),
+                  CONFIGURE, range=Range(0.1, 60.0)),
+    temporal('keypoint_threshold',
+             'Keypoints with a lower score are not drawn, not counted in single-pose scores '
+             'and boxes, not tracked or smoothed and not shown as markers (all 17 are still '
+             'published).'),
     ParameterSpec('min_pose_score', DEFAULT_MIN_POSE_SCORE,
-                  'People with a lower pose score are not reported.', float_range=(0.0, 1.0)),
+                  'People with a lower pose score are not reported.', range=SCORE_RANGE),
     ParameterSpec('max_people', DEFAULT_MAX_PEOPLE,
-                  'At most this many people are reported (MultiPose).', int_range=(1, 6)),
+                  'At most this many people are reported (MultiPose).',
+                  range=MAX_PEOPLE_RANGE),
     ParameterSpec('crop_tracking', True,
                   'Single-pose models: run each frame on a crop around the previous pose '
                   '(more accurate on video).'),
@@ -95,33 +115,27 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('marker_depth', 2.0,
                   'Distance in metres at which 2D poses are drawn as markers, along the '
                   'camera rays (from camera_info, else an assumed 60 degree horizontal field '
-                  'of view).', float_range=(0.1, 100.0)),
+                  'of view).', range=Range(0.1, 100.0)),
     ParameterSpec('marker_line_width', 0.02, 'Marker bone width in metres.',
-                  float_range=(0.001, 1.0)),
-    ParameterSpec('tracking.enabled', True,
-                  'Give each person an id that stays the same across frames (PersonPose.id).'),
-    ParameterSpec('tracking.similarity', DEFAULT_SIMILARITY,
-                  'How people are matched to tracks: oks (keypoint similarity) or iou (boxes).',
-                  choices=SIMILARITIES),
-    ParameterSpec('tracking.min_similarity', 0.0,
-                  'Least similarity for a match; 0 uses the tuned default of the method '
-                  f'({", ".join(f"{k} {v}" for k, v in DEFAULT_MIN_SIMILARITY.items())}).',
-                  float_range=(0.0, 1.0)),
-    ParameterSpec('tracking.max_age_s', DEFAULT_MAX_AGE_S,
-                  'Seconds of image time (from the stamps) an unseen person keeps their id.',
-                  float_range=(0.01, 60.0)),
-    ParameterSpec('tracking.max_tracks', DEFAULT_MAX_TRACKS, 'Tracks kept at most.',
-                  int_range=(1, 100)),
-    ParameterSpec('smoothing.enabled', True,
-                  'One-Euro filter keypoints and boxes per tracked person (needs tracking).'),
-    ParameterSpec('smoothing.min_cutoff', DEFAULT_MIN_CUTOFF_HZ,
-                  'Cutoff frequency (Hz) for a still person: lower is smoother, with more '
-                  'lag.', float_range=(0.001, 30.0)),
-    ParameterSpec('smoothing.beta', DEFAULT_BETA,
-                  'How fast the cutoff rises with speed (Hz per person size per second): '
-                  'higher lags less on fast motion.', float_range=(0.0, 100.0)),
-    ParameterSpec('smoothing.d_cutoff', DEFAULT_D_CUTOFF_HZ,
-                  'Cutoff frequency (Hz) of the speed estimate.', float_range=(0.001, 30.0)),
+                  range=Range(0.001, 1.0)),
+    temporal('tracking.enabled',
+             'Give each person an id that stays the same across frames (PersonPose.id).'),
+    temporal('tracking.similarity',
+             'How people are matched to tracks: oks (keypoint similarity) or iou (boxes).'),
+    temporal('tracking.min_similarity',
+             'Least similarity for a match; 0 uses the tuned default of the method '
+             f'({", ".join(f"{k} {v}" for k, v in DEFAULT_MIN_SIMILARITY.items())}).'),
+    temporal('tracking.max_age_s',
+             'Seconds of image time (from the stamps) an unseen person keeps their id.'),
+    temporal('tracking.max_tracks', 'Tracks kept at most.'),
+    temporal('smoothing.enabled',
+             'One-Euro filter keypoints and boxes per tracked person (needs tracking).'),
+    temporal('smoothing.min_cutoff',
+             'Cutoff frequency (Hz) for a still person: lower is smoother, with more lag.'),
+    temporal('smoothing.beta',
+             'How fast the cutoff rises with speed (Hz per person size per second): higher '
+             'lags less on fast motion.'),
+    temporal('smoothing.d_cutoff', 'Cutoff frequency (Hz) of the speed estimate.'),
 )
 SPECS: dict[str, ParameterSpec] = {spec.name: spec for spec in PARAMETERS}
 
@@ -156,9 +170,6 @@ class NodeConfig:
             raise ConfigurationError(
                 f'parameter model: {values["model"]!r} is not a built-in model; use one of '
                 f'{", ".join(BUILTIN_MODELS)}, or set model_path to a .tflite file')
-        if values['multipose_max_side'] % 32:
-            raise ConfigurationError(f'parameter multipose_max_side: '
-                                     f'{values["multipose_max_side"]} is not a multiple of 32')
         return cls(
             model=values['model_path'] or values['model'],
             model_parameter='model_path' if values['model_path'] else 'model',
@@ -174,7 +185,6 @@ class NodeConfig:
 class RuntimeSettings:
     """What may change between two frames; one frozen snapshot, applied all at once."""
 
-    keypoint_threshold: float
     min_pose_score: float
     max_people: int
     crop_tracking: bool
@@ -182,14 +192,24 @@ class RuntimeSettings:
     publish_annotated_image: bool
     marker_depth: float
     marker_line_width: float
-    temporal: dict  # tracking.* and smoothing.* by their names without the prefix
+    temporal: TemporalSettings  # tracking.*, smoothing.*, keypoint_threshold
+
+    @property
+    def keypoint_threshold(self) -> float:
+        return self.temporal.keypoint_threshold
 
     @classmethod
     def from_values(cls, values: Mapping) -> RuntimeSettings:
-        temporal = {name: values[name] for name in SPECS
-                    if name.startswith(('tracking.', 'smoothing.'))}
+        """The settings of ``values``; ValueError (naming the parameter) if invalid."""
+        temporal = TemporalSettings(**{field: values[name]
+                                       for name, field in TEMPORAL_FIELDS.items()})
+        try:
+            temporal.validate()
+        except ValueError as exc:
+            field = str(exc).split(' ', 1)[0]
+            name = next(n for n, f in TEMPORAL_FIELDS.items() if f == field)
+            raise ValueError(f'parameter {name}: {exc}') from exc
         return cls(
-            keypoint_threshold=values['keypoint_threshold'],
             min_pose_score=values['min_pose_score'], max_people=values['max_people'],
             crop_tracking=values['crop_tracking'], publish_markers=values['publish_markers'],
             publish_annotated_image=values['publish_annotated_image'],

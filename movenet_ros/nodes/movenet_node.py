@@ -42,6 +42,7 @@ from visualization_msgs.msg import MarkerArray
 
 from movenet_ros.conversions.images import ImageConversionError
 from movenet_ros.core.model import ModelError
+from movenet_ros.core.temporal import StampStats
 from movenet_ros.msg import PersonPoseArray
 from movenet_ros.nodes.diagnostics import INVALID_CAMERA_INFO, View, assess
 from movenet_ros.nodes.intake import FrameAccounting, FrameSlot, Pending
@@ -53,7 +54,7 @@ from movenet_ros.nodes.movenet_config import (
     RuntimeSettings,
 )
 from movenet_ros.nodes.parameters import change_problem, declare
-from movenet_ros.nodes.pipeline import FramePipeline, camera_for, make_temporal
+from movenet_ros.nodes.pipeline import FramePipeline, camera_for
 from movenet_ros.nodes.startup import EXIT_BAD_CONFIG, init_ros
 from movenet_ros.nodes.statistics import FrameStats
 
@@ -89,6 +90,7 @@ class MoveNetNode(LifecycleNode):
         self._diagnostics_pub = None
         self._diagnostics_timer = None
         self._diagnostics_last = time.monotonic()
+        self._stamp_problems = 0  # as last reported
         self.finalized = False  # the shutdown transition has run
 
     @property
@@ -112,7 +114,7 @@ class MoveNetNode(LifecycleNode):
         try:
             config = NodeConfig.from_values(values, self._problems)
             pipeline = FramePipeline(config, RuntimeSettings.from_values(values))
-        except ConfigurationError as exc:
+        except (ConfigurationError, ValueError) as exc:
             self._configure_error = str(exc)
             self.get_logger().error(f'configuration error: {exc}')
             return FAILURE
@@ -203,7 +205,7 @@ class MoveNetNode(LifecycleNode):
         if reason is None and any(p.name in SPECS for p in changes):
             values = self._values() | {p.name: p.value for p in changes if p.name in SPECS}
             try:
-                make_temporal(RuntimeSettings.from_values(values))
+                RuntimeSettings.from_values(values)
             except ValueError as exc:
                 reason = str(exc)
         return SetParametersResult(successful=reason is None, reason=reason or '')
@@ -321,12 +323,17 @@ class MoveNetNode(LifecycleNode):
         pipeline = self._pipeline
         camera_state = (camera_for(self._camera_info, snapshot.image_size)[1]
                         if snapshot.image_size else 'not checked: no image yet')
+        stamps = pipeline.stamp_stats if pipeline else StampStats()
+        reported, self._stamp_problems = self._stamp_problems, stamps.problems
         view = View(
             state=self.lifecycle_state, configure_error=self._configure_error,
             input_topic=self._input_topic(),
             model_name=pipeline.model.name if pipeline else '',
             model_file=str(pipeline.model.path) if pipeline else '',
-            camera_info=camera_state, upstream_loss=self._accounting.streams.describe())
+            camera_info=camera_state, upstream_loss=self._accounting.streams.describe(),
+            stamp_problems=stamps.problems,
+            stamp_problems_period=max(0, stamps.problems - reported),
+            last_stamp_problem=stamps.last_problem)
         health = assess(view, snapshot)
         status = DiagnosticStatus(
             level=bytes([health.level]), name=f'{self.get_name()}: pose estimation',

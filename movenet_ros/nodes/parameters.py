@@ -9,8 +9,10 @@ Every parameter says when a new value takes effect (:class:`Applies`):
   configured (inactive or active): deactivate and clean it up, set it, configure again;
 * ``START``: read once at start-up. Declared read-only, so rclpy refuses every change.
 
-Ranges are enforced by rclpy from the descriptor; choices (string values) are checked here,
-in the same words for a start-up override and for a change at run time.
+Ranges are the core's :class:`~movenet_ros.core.options.Range` objects (the CLI checks its
+options against the same ones), enforced by rclpy from the descriptor; choices (string
+values) are checked here, in the same words for a start-up override and for a change at run
+time.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import enum
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import ParameterException
+
+from movenet_ros.core.options import Range
 
 Value = bool | int | float | str
 
@@ -49,8 +53,7 @@ class ParameterSpec:
     default: Value
     description: str
     applies: Applies = Applies.RUN
-    int_range: tuple[int, int] | tuple[int, int, int] | None = None  # (from, to[, step])
-    float_range: tuple[float, float] | None = None
+    range: Range | None = None
     choices: tuple[str, ...] = ()
 
     def descriptor(self) -> ParameterDescriptor:
@@ -60,14 +63,13 @@ class ParameterSpec:
         descriptor = ParameterDescriptor(
             description=description, read_only=self.applies is Applies.START,
             additional_constraints=CONSTRAINTS[self.applies])
-        if self.int_range:
-            low, high, *step = self.int_range
-            descriptor.integer_range = [IntegerRange(from_value=low, to_value=high,
-                                                     step=step[0] if step else 1)]
-        if self.float_range:
-            low, high = self.float_range
-            descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high,
-                                                                  step=0.0)]
+        bounds = self.range
+        if bounds is not None and bounds.integer:
+            descriptor.integer_range = [IntegerRange(from_value=bounds.low, to_value=bounds.high,
+                                                     step=bounds.step or 1)]
+        elif bounds is not None:
+            descriptor.floating_point_range = [FloatingPointRange(
+                from_value=float(bounds.low), to_value=float(bounds.high), step=0.0)]
         return descriptor
 
     def problem(self, value: Value) -> str | None:

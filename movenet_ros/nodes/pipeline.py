@@ -26,9 +26,7 @@ from movenet_ros.core.drawing import draw_poses
 from movenet_ros.core.estimator import PoseEstimator
 from movenet_ros.core.model import ModelError, MoveNetModel
 from movenet_ros.core.results import PoseResult
-from movenet_ros.core.smoothing import PoseSmoother
-from movenet_ros.core.temporal import TemporalFilter
-from movenet_ros.core.tracking import PoseTracker
+from movenet_ros.core.temporal import StampStats, TemporalFilter
 from movenet_ros.msg import PersonPoseArray
 from movenet_ros.nodes.diagnostics import INVALID_CAMERA_INFO
 from movenet_ros.nodes.movenet_config import ConfigurationError, NodeConfig, RuntimeSettings
@@ -49,23 +47,6 @@ def camera_for(info: CameraInfo | None, image_wh: tuple[int, int]) -> tuple[Pinh
         return Pinhole.from_k(info.k, (info.width, info.height), image_wh), 'calibrated'
     except ValueError as exc:
         return Pinhole.default(image_wh), f'{INVALID_CAMERA_INFO}: {exc}; {assumed}'
-
-
-def make_temporal(settings: RuntimeSettings, first_id: int = 0) -> TemporalFilter:
-    """Tracker and smoother as ``settings`` ask (ValueError for a bad combination)."""
-    p = settings.temporal
-    if not p['tracking.enabled']:
-        return TemporalFilter()
-    tracker = PoseTracker(
-        similarity=p['tracking.similarity'], max_tracks=p['tracking.max_tracks'],
-        max_age_s=p['tracking.max_age_s'],
-        min_similarity=p['tracking.min_similarity'] or None,
-        keypoint_threshold=settings.keypoint_threshold, first_id=first_id)
-    smoother = PoseSmoother(
-        min_cutoff=p['smoothing.min_cutoff'], beta=p['smoothing.beta'],
-        d_cutoff=p['smoothing.d_cutoff'], max_age_s=p['tracking.max_age_s'],
-        keypoint_threshold=settings.keypoint_threshold) if p['smoothing.enabled'] else None
-    return TemporalFilter(tracker, smoother)
 
 
 @dataclass
@@ -94,10 +75,7 @@ class FramePipeline:
             self.model, keypoint_threshold=settings.keypoint_threshold,
             min_pose_score=settings.min_pose_score, max_people=settings.max_people,
             crop_tracking=settings.crop_tracking)
-        try:
-            self._temporal = make_temporal(settings)
-        except ValueError as exc:
-            raise ConfigurationError(f'tracking/smoothing parameters: {exc}') from exc
+        self._temporal = TemporalFilter(settings.temporal)
         self.settings = settings
         self._lock = threading.Lock()
         self._requested: RuntimeSettings | None = None
@@ -112,11 +90,8 @@ class FramePipeline:
             settings, self._requested = self._requested, None
         if settings is None:
             return
-        if (settings.temporal, settings.keypoint_threshold) != \
-                (self.settings.temporal, self.settings.keypoint_threshold):
-            # A replacement tracker continues the id count: no id is handed out twice.
-            old = self._temporal.tracker
-            self._temporal = make_temporal(settings, old.next_id if old else 0)
+        if settings.temporal != self.settings.temporal:
+            self._temporal.configure(settings.temporal)  # every person keeps their id
         estimator = self._estimator
         estimator.keypoint_threshold = settings.keypoint_threshold
         estimator.min_pose_score = settings.min_pose_score
@@ -135,7 +110,7 @@ class FramePipeline:
             image, order = image_to_array(msg, self.max_image_pixels)
         result = self._estimator.estimate(image, channel_order=order)
         stamp = msg.header.stamp
-        result = self._temporal.update(result, stamp.sec + stamp.nanosec * 1e-9)
+        result = self._temporal.update(result, stamp.sec + stamp.nanosec * 1e-9, receipt_s)
         return Frame(result_to_msg(result, msg.header), result, image, order, started)
 
     def markers(self, frame: Frame, camera_info: CameraInfo | None) -> tuple[MarkerArray, str]:
@@ -150,6 +125,11 @@ class FramePipeline:
         """The frame's image with its skeletons drawn."""
         return self._annotate(frame.image, frame.channel_order, frame.result,
                               frame.poses.header)
+
+    @property
+    def stamp_stats(self) -> StampStats:
+        """How the frames' stamps went (a copy: safe from any thread)."""
+        return self._temporal.stamp_stats
 
     @staticmethod
     def overhead_ms(frame: Frame) -> float:

@@ -34,6 +34,7 @@ from std_msgs.msg import Header
 
 from movenet_ros.conversions.images import array_to_compressed_msg, array_to_image_msg
 from movenet_ros.core.camera import DEFAULT_HFOV_DEG, Pinhole
+from movenet_ros.core.estimator import MAX_IMAGE_SIDE
 from movenet_ros.core.media import (
     DEFAULT_IMAGE_FPS,
     FrameSource,
@@ -41,6 +42,7 @@ from movenet_ros.core.media import (
     output_size,
     resize,
 )
+from movenet_ros.core.options import Range
 from movenet_ros.nodes.parameters import Applies, ParameterSpec, change_problem, declare
 from movenet_ros.nodes.startup import EXIT_BAD_CONFIG, init_ros
 
@@ -54,34 +56,34 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   'Video file, image folder, image file, camera index or /dev/videoN.', START),
     ParameterSpec('rate', 0.0, "Publishing rate in Hz; 0 = the source's own frame rate "
                   f'(images: {DEFAULT_IMAGE_FPS:g}). Never faster than frames decode.', START,
-                  float_range=(0.0, 1000.0)),
+                  range=Range(0.0, 1000.0)),
     ParameterSpec('loop', False, 'Start the source again at its end (files and folders).'),
     ParameterSpec('max_frames', 0,
                   'Exit (code 0) after publishing this many frames; 0 = no limit.',
-                  int_range=(0, 2**31 - 1)),
+                  range=Range(0, 2**31 - 1)),
     ParameterSpec('frame_id', 'camera_optical_frame', 'frame_id of every header.'),
     ParameterSpec('width', 0, 'Output width in pixels; 0 = native (or keep the aspect if '
-                  'only height is set).', START, int_range=(0, 16384)),
+                  'only height is set).', START, range=Range(0, MAX_IMAGE_SIDE)),
     ParameterSpec('height', 0, 'Output height in pixels; 0 = native (or keep the aspect if '
-                  'only width is set).', START, int_range=(0, 16384)),
+                  'only width is set).', START, range=Range(0, MAX_IMAGE_SIDE)),
     ParameterSpec('encoding', 'bgr8', 'Image encoding.', START, choices=ENCODINGS),
     ParameterSpec('focal_length_px', 0.0, 'Focal length (fx = fy) in CameraInfo, pixels of '
                   f'the output image; 0 = a {DEFAULT_HFOV_DEG:g} degree horizontal field of '
-                  'view.', float_range=(0.0, 1e6)),
+                  'view.', range=Range(0.0, 1e6)),
     ParameterSpec('publish_compressed', False, 'Also publish JPEG on image/compressed.', START),
     ParameterSpec('jpeg_quality', 90, 'JPEG quality of image/compressed (1-100).',
-                  int_range=(1, 100)),
+                  range=Range(1, 100)),
     ParameterSpec('wait_for_subscribers', 0, 'Before the first frame, wait until this many '
                   'subscribers match on image (0 = start at once).', START,
-                  int_range=(0, 1000)),
+                  range=Range(0, 1000)),
     ParameterSpec('wait_timeout', 30.0, 'Seconds to wait for subscribers before starting '
-                  'anyway; 0 = wait forever.', START, float_range=(0.0, 86400.0)),
+                  'anyway; 0 = wait forever.', START, range=Range(0.0, 86400.0)),
     ParameterSpec('image_qos_reliability', 'reliable',
                   'Reliability of the image, camera_info and image/compressed publishers: '
                   'reliable (matches every subscriber, as REP-2003 asks of drivers) or '
                   'best_effort.', START, choices=tuple(RELIABILITIES)),
     ParameterSpec('image_qos_depth', 5, 'History depth of the publishers.', START,
-                  int_range=(1, 1000)),
+                  range=Range(1, 1000)),
 )
 SPECS = {spec.name: spec for spec in PARAMETERS}
 
