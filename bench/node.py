@@ -125,10 +125,16 @@ class RawModel:
 
 def inprocess_profile(model_name: str, size: str, frames: list[np.ndarray], iterations: int,
                       profile: bool) -> dict:
-    """Time what the node's worker does per frame outside invoke(), and rclpy's take."""
-    from rclpy.parameter import Parameter
+    """Time what the node's frame thread does per frame outside invoke(), and rclpy's take.
+
+    The node's own pipeline (:class:`~movenet_ros.nodes.pipeline.FramePipeline`, built from
+    the node's parameter defaults) runs here, publishing through a plain rclpy node.
+    """
+    import rclpy
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
     from rclpy.serialization import deserialize_message, serialize_message
     from sensor_msgs.msg import CompressedImage, Image
+    from visualization_msgs.msg import MarkerArray
 
     from movenet_ros.conversions.images import (
         array_to_compressed_msg,
@@ -138,9 +144,27 @@ def inprocess_profile(model_name: str, size: str, frames: list[np.ndarray], iter
     )
     from movenet_ros.conversions.markers import poses_to_markers
     from movenet_ros.conversions.poses import result_to_msg
-    from movenet_ros.nodes.movenet_node import MoveNetNode
+    from movenet_ros.core.estimator import PoseEstimator
+    from movenet_ros.msg import PersonPoseArray
+    from movenet_ros.nodes.movenet_config import SPECS, NodeConfig, RuntimeSettings
+    from movenet_ros.nodes.pipeline import FramePipeline, camera_for
 
-    node = MoveNetNode(parameter_overrides=[Parameter('model', value=model_name)])
+    values = {name: spec.default for name, spec in SPECS.items()} | {'model': model_name}
+    pipeline = FramePipeline(NodeConfig.from_values(values), RuntimeSettings.from_values(values))
+    if not rclpy.ok():
+        rclpy.init()
+    node = rclpy.create_node('bench_inprocess')
+    reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    poses_pub = node.create_publisher(PersonPoseArray, 'bench_poses', reliable)
+    markers_pub = node.create_publisher(MarkerArray, 'bench_markers', reliable)
+
+    def process(msg) -> tuple[float, float]:
+        """The frame thread's work on ``msg``: (ms beside invoke(), invoke() ms)."""
+        frame = pipeline.estimate(msg, 0.0)
+        poses_pub.publish(frame.poses)
+        markers_pub.publish(pipeline.markers(frame, None)[0])
+        return pipeline.overhead_ms(frame), frame.result.inference_ms
+
     try:
         # Messages as the subscription hands them over: deserialised by rclpy.
         raw = [deserialize_message(serialize_message(array_to_image_msg(f, 'bgr8')), Image)
@@ -148,19 +172,18 @@ def inprocess_profile(model_name: str, size: str, frames: list[np.ndarray], iter
         jpeg = [deserialize_message(serialize_message(array_to_compressed_msg(f, quality=90)),
                                     CompressedImage) for f in frames[:5]]
         for msg in raw[:5]:
-            node._process(msg)  # warm-up (and crop tracking settles)
+            process(msg)  # warm-up (and crop tracking settles)
         parts: dict[str, list[float]] = {k: [] for k in (
             'convert', 'pre', 'model_io', 'post', 'poses_msg', 'publish_poses', 'markers_msg',
             'publish_markers')}
         whole, invoke = [], []
-        estimator, clock = node.estimator, time.perf_counter
+        # The same steps one by one, with an estimator of their own on the same model.
+        estimator, clock = PoseEstimator(pipeline.model), time.perf_counter
         for i in range(iterations):
             msg = raw[i % len(raw)]
-            t0 = clock()
-            node._process(msg)
-            whole.append((clock() - t0) * 1e3 - node._inference_ms[-1])
-            invoke.append(node._inference_ms[-1])
-            # The same steps again, one by one.
+            overhead, invoked = process(msg)
+            whole.append(overhead)
+            invoke.append(invoked)
             t0 = clock()
             image, order = image_to_array(msg)
             t1 = clock()
@@ -168,12 +191,12 @@ def inprocess_profile(model_name: str, size: str, frames: list[np.ndarray], iter
             t2 = clock()
             poses = result_to_msg(result, msg.header)
             t3 = clock()
-            node.poses_pub.publish(poses)
+            poses_pub.publish(poses)
             t4 = clock()
             markers = poses_to_markers(result.poses, msg.header,
-                                       node._camera(result.image_size)[0], 2.0, 0.3, 0.02)
+                                       camera_for(None, result.image_size)[0], 2.0, 0.3, 0.02)
             t5 = clock()
-            node.markers_pub.publish(markers)
+            markers_pub.publish(markers)
             t6 = clock()
             timings = result.timings_ms
             for key, value in (('convert', (t1 - t0) * 1e3),
@@ -213,7 +236,7 @@ def inprocess_profile(model_name: str, size: str, frames: list[np.ndarray], iter
             profiler = cProfile.Profile()
             profiler.enable()
             for i in range(iterations):
-                node._process(raw[i % len(raw)])
+                process(raw[i % len(raw)])
             profiler.disable()
             text = io.StringIO()
             pstats.Stats(profiler, stream=text).sort_stats('tottime').print_stats(15)
