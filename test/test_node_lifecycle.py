@@ -58,6 +58,13 @@ class Manager:
         return self.call('change', ChangeState.Request(
             transition=Transition(id=transition))).success
 
+    def shut_down(self, node, transition: int) -> str:
+        """Shutdown: the change succeeds and the process exits 0; its output."""
+        assert self.change(transition)
+        code, out = node.wait(timeout=20)
+        assert code == 0 and 'Traceback' not in out, out
+        return out
+
     def set_string(self, name: str, value: str):
         [result] = self.call('parameters', SetParameters.Request(parameters=[Parameter(
             name=name, value=ParameterValue(type=ParameterType.PARAMETER_STRING,
@@ -143,9 +150,7 @@ def test_every_transition_over_dds(repo, camera, frame90):
         assert answers and all(a.model == 'singlepose_thunder' and a.persons for a in answers)
 
         # Shutdown from active: everything is freed and the process exits 0.
-        assert manager.change(Transition.TRANSITION_ACTIVE_SHUTDOWN)
-        code, out = node.wait(timeout=20)
-        assert code == 0 and 'Traceback' not in out, out
+        manager.shut_down(node, Transition.TRANSITION_ACTIVE_SHUTDOWN)
     finally:
         if node.alive():
             stop_cleanly(node)
@@ -166,9 +171,7 @@ def test_a_failed_configure_leaves_the_node_unconfigured_and_says_why(repo, came
         assert manager.change(Transition.TRANSITION_CONFIGURE)
         assert manager.state() == 'inactive'
         wait_for_status(camera, lambda s: s.message == 'inactive: not taking images')
-        assert manager.change(Transition.TRANSITION_INACTIVE_SHUTDOWN)
-        code, out = node.wait(timeout=20)
-        assert code == 0 and 'Traceback' not in out, out
+        out = manager.shut_down(node, Transition.TRANSITION_INACTIVE_SHUTDOWN)
     finally:
         if node.alive():
             stop_cleanly(node)
@@ -180,9 +183,7 @@ def test_shutdown_from_unconfigured(repo, camera):
     manager = Manager(camera)
     try:
         assert manager.state() == 'unconfigured'
-        assert manager.change(Transition.TRANSITION_UNCONFIGURED_SHUTDOWN)
-        code, out = node.wait(timeout=20)
-        assert code == 0 and 'Traceback' not in out, out
+        manager.shut_down(node, Transition.TRANSITION_UNCONFIGURED_SHUTDOWN)
     finally:
         if node.alive():
             stop_cleanly(node)

@@ -152,7 +152,8 @@ class MoveNetNode(LifecycleNode):
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Unsubscribe; the frame being processed, if any, is finished first."""
+        """Unsubscribe; the frame being processed, if any, is finished first (the executor
+        waits for it: at most one inference)."""
         self._close_inputs()
         self.lifecycle_state = 'inactive'
         return super().on_deactivate(state)
@@ -271,9 +272,8 @@ class MoveNetNode(LifecycleNode):
                 pending.finished()
 
     def _process(self, pipeline: FramePipeline, pending: Pending) -> None:
-        outputs = self._outputs
+        outputs, msg = self._outputs, pending.msg
         try:
-            msg = pending.msg
             frame = pipeline.estimate(msg, pending.receipt_s)
         except ModelError as exc:  # the model's fault, not the image's: nothing published
             self._stats.failed('model_errors', f'model: {exc}')
