@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Frame accounting over real DDS when several cameras publish on one topic: losses are
+"""Frame and stamp accounting over real DDS. Several cameras on one topic: losses are
 counted per camera, so two healthy cameras report nothing lost (before issue 11, the two
-interleaved sequence numbers made 6125 frames 'lost' out of 350)."""
+interleaved sequence numbers made 6125 frames 'lost' out of 350). Unusable stamps: counted
+and said in /diagnostics."""
 
 from __future__ import annotations
+
+import re
 
 import cv2
 from footage import read_frames
@@ -11,6 +14,7 @@ import pytest
 import rclpy
 from ros_helpers import RELIABLE, spin_until, start_node, stop_cleanly
 from sensor_msgs.msg import Image
+from std_msgs.msg import Header
 
 from movenet_ros.conversions.images import array_to_image_msg
 
@@ -54,3 +58,30 @@ def test_two_cameras_on_one_topic_lose_nothing(repo, camera, small_frames):
         if other in camera.executor.get_nodes():
             camera.executor.remove_node(other)
         other.destroy_node()
+
+
+def test_stamp_problems_are_reported(repo, camera, small_frames):
+    """A repeated stamp and a zero one (a driver that never sets it): both handled by the
+    core's stamp rule, both counted and said in /diagnostics."""
+    node = start_node(repo, 'singlepose_lightning')
+    try:
+        camera.wait_for_node(node)
+        stamped = camera.header()
+        for header in (stamped, stamped, Header(frame_id='cam')):
+            answer = camera.send_and_wait(array_to_image_msg(small_frames[0], 'bgr8', header))
+            assert answer.header == header  # published with the stamp as it came
+
+        def reported() -> bool:
+            return bool(camera.statuses) and values(camera.statuses[-1])['stamp problems'] == '2'
+
+        assert spin_until(camera.node, camera.executor, reported, 10.0), camera.diagnostics[-1:]
+        assert values(camera.statuses[-1])['last stamp problem'] == \
+            'stamp 0 (unset): the receipt time was used'
+        assert any(re.fullmatch(r'[12] frame\(s\) with unusable stamps', s.message)
+                   for s in camera.statuses), [s.message for s in camera.statuses]
+    finally:
+        stop_cleanly(node)
+
+
+def values(status) -> dict[str, str]:
+    return {kv.key: kv.value for kv in status.values}
