@@ -252,6 +252,8 @@ class MoveNetNode(LifecycleNode):
         executor = self.executor
 
         def finished() -> None:
+            if done.done():
+                return
             done.set_result(None)
             if executor is not None:
                 executor.wake()
@@ -268,8 +270,7 @@ class MoveNetNode(LifecycleNode):
                 self._bad(f'failed to process an image: {exc!r}')
                 self.get_logger().debug(traceback.format_exc())
             finally:
-                self._accounting.model_free(time.time_ns())
-                pending.finished()
+                pending.finished()  # at the latest (again: no effect)
 
     def _process(self, pipeline: FramePipeline, pending: Pending) -> None:
         outputs, msg = self._outputs, pending.msg
@@ -282,6 +283,11 @@ class MoveNetNode(LifecycleNode):
         except (ImageConversionError, ValueError) as exc:
             self._bad(f'bad image on {self._input_topic()}: {exc}')
             return
+        finally:
+            # The model is free: the executor takes the next frame while this one's
+            # messages are built and published.
+            self._accounting.model_free(time.time_ns())
+            pending.finished()
         outputs['poses'].publish(frame.poses)
         # Markers and drawings nobody receives cost as much as the rest of the frame's glue.
         settings = pipeline.settings
