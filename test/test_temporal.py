@@ -18,7 +18,6 @@ from movenet_ros.core.smoothing import (
     DEFAULT_BETA,
     DEFAULT_D_CUTOFF_HZ,
     DEFAULT_MIN_CUTOFF_HZ,
-    PoseSmoother,
 )
 from movenet_ros.core.temporal import (
     BACKWARD_TOLERANCE_S,
@@ -392,17 +391,3 @@ def test_zero_stamps_smooth_on_receipt_times(results):
     assert ids_by_person([b.poses]) == {'man': {0}, 'woman': {1}}
     assert not np.array_equal(b.poses[0].keypoints, results[79].poses[0].keypoints)
 
-
-def test_the_older_form_adopts_the_stages():
-    """TemporalFilter(tracker, smoother), as nodes/movenet_node.py still builds it: the
-    tracker's ids go on, the settings are read from the stages."""
-    tracker = PoseTracker(similarity='iou', max_age_s=2.0, first_id=7)
-    temporal = TemporalFilter(tracker, None)
-    assert temporal.tracker is tracker
-    assert (temporal.settings.similarity, temporal.settings.max_age_s,
-            temporal.settings.smoothing_active) == ('iou', 2.0, False)
-    raw = frame(person(300, 500))
-    (out,) = temporal.update(raw, 1.0).poses
-    assert out.id == 7 and out.keypoints is raw.poses[0].keypoints
-    with pytest.raises(ValueError, match='needs a tracker'):
-        TemporalFilter(None, PoseSmoother())

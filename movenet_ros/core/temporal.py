@@ -186,29 +186,12 @@ class TemporalFilter:
     """Tracking and One-Euro smoothing of a stream of results, as :class:`TemporalSettings`
     ask, on the image clock of the stamp rule (see the module docstring)."""
 
-    def __init__(self, settings: TemporalSettings | None = None,
-                 smoother: PoseSmoother | None = None) -> None:
-        """``settings`` None: nothing is done (as ``TemporalSettings(tracking=False)``).
-
-        ``TemporalFilter(tracker, smoother)`` (a :class:`PoseTracker` and an optional
-        :class:`PoseSmoother`, adopted with their settings) is the older form, kept while
-        ``nodes/movenet_node.py`` still builds the stages itself (issue 11).
-        """
-        legacy = settings if isinstance(settings, PoseTracker) else None
-        if legacy is not None:
-            settings = TemporalSettings(
-                similarity=legacy.similarity, min_similarity=legacy.min_similarity,
-                max_age_s=legacy.max_age_s, max_tracks=legacy.max_tracks,
-                keypoint_threshold=legacy.keypoint_threshold, smoothing=smoother is not None,
-                **({} if smoother is None else {'min_cutoff': smoother.min_cutoff,
-                                                'beta': smoother.beta,
-                                                'd_cutoff': smoother.d_cutoff}))
-        elif smoother is not None:
-            raise ValueError('a smoother needs a tracker: filters are kept per person id')
+    def __init__(self, settings: TemporalSettings | None = None) -> None:
+        """``settings`` None: nothing is done (as ``TemporalSettings(tracking=False)``)."""
         settings = TemporalSettings(tracking=False) if settings is None else settings
         settings.validate()
         self.settings = settings
-        self.tracker = PoseTracker(**self._tracker_args(settings)) if legacy is None else legacy
+        self.tracker = PoseTracker(**self._tracker_args(settings))
         self.smoother = PoseSmoother(**self._smoother_args(settings))
         self._clock = StampClock()
 
