@@ -12,7 +12,7 @@ import pytest
 from movenet_ros.core.options import Range
 from movenet_ros.core.temporal import TemporalSettings
 from movenet_ros.nodes.diagnostics import Level, View, assess
-from movenet_ros.nodes.intake import FrameAccounting, FrameSlot, Pending, SequenceStreams
+from movenet_ros.nodes.intake import FrameAccounting, FrameScheduler, Pending, SequenceStreams
 from movenet_ros.nodes.movenet_config import (
     PARAMETERS,
     SPECS,
@@ -159,27 +159,29 @@ def test_gaps_before_a_frame_that_waited_are_the_node_s_own():
                                       'received_timestamp': 400}, 1) == (0, 1)
 
 
-def test_the_slot_keeps_the_newest_frame_and_says_what_it_replaced():
+def test_one_camera_keeps_its_newest_frame_and_says_what_it_replaced():
     finished = []
-    slot = FrameSlot()
+    slot = FrameScheduler()
     first = Pending(b'1', 1.0, lambda: finished.append(1))
-    assert slot.put(first) is None
-    assert slot.put(Pending(b'2', 2.0)) is first  # replaced: dropped
-    assert slot.take().msg == b'2'
+    assert slot.put('cam', first) is None
+    assert slot.put('cam', Pending(b'2', 2.0)) is first  # replaced: dropped
+    camera, item = slot.take()
+    assert (camera, item.msg) == ('cam', b'2')
+    slot.release('cam')
     taken = []
     thread = threading.Thread(target=lambda: taken.append(slot.take()))
     thread.start()
     time.sleep(0.05)
     assert thread.is_alive()  # waits for a frame
-    slot.put(Pending(b'3', 3.0))
+    slot.put('cam', Pending(b'3', 3.0))
     thread.join(5)
-    assert taken[0].msg == b'3'
+    assert taken[0][1].msg == b'3'
     waiting = Pending(b'4', 4.0)
-    slot.put(waiting)
-    assert slot.close() is waiting  # still waiting when closed: the node finishes it
+    slot.put('cam', waiting)
+    assert slot.close() == [('cam', waiting)]  # still waiting when closed: the node finishes it
     assert slot.take() is None
     late = Pending(b'5', 5.0)
-    assert slot.put(late) is late  # closed: refused at once
+    assert slot.put('cam', late) is late  # closed: refused at once
 
 
 # ---- statistics and the health report ---------------------------------------------------------

@@ -8,7 +8,13 @@ thread is done with it. Meanwhile its (mutually exclusive) callback group is bus
 executor takes no image: newer frames replace each other in the middleware's queue without
 ever being copied into Python, and the newest is taken once the model is free. With a deeper
 queue the callback does not wait: the executor drains the queue as frames come and the
-:class:`FrameSlot` keeps the newest.
+:class:`FrameScheduler` keeps the newest.
+
+Several cameras share one model through one :class:`FrameScheduler`: each camera keeps only
+its newest frame, and the frame thread takes the camera that has waited longest (since the
+moment it had a frame ready; a newer frame replaces the older without losing its place). So
+a camera that stops never blocks the others, and a camera with five times the frame rate of
+another cannot starve it: when the model is the bottleneck the cameras take turns.
 
 Frames replaced in the middleware's queue, and frames that never arrive (lost in transport),
 show up as gaps in the publisher's sequence numbers (``publication_sequence_number`` of the
@@ -32,8 +38,9 @@ they can be:
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+import itertools
 import threading
 
 MAX_STREAMS = 64  # frame_ids followed at once; the least recently seen is forgotten first
@@ -138,35 +145,59 @@ class Pending:
     finished: Callable[[], None] = lambda: None  # called once the frame thread is done
 
 
-class FrameSlot:
-    """The newest unprocessed frame, handed from the executor to the frame thread."""
+class FrameScheduler:
+    """The newest unprocessed frame of every camera, handed to the frame thread(s) fairly.
+
+    A camera is any hashable key. :meth:`take` hands out the frame of the camera that has
+    waited longest and marks that camera busy until :meth:`release`: a camera's frames are
+    processed one at a time and in order, whichever thread takes them.
+    """
 
     def __init__(self) -> None:
         self._ready = threading.Condition()
-        self._item: Pending | None = None
+        # camera -> (ticket when it started waiting, its newest frame)
+        self._waiting: dict[Hashable, tuple[int, Pending]] = {}
+        self._busy: set[Hashable] = set()
+        self._tickets = itertools.count()
         self._closed = False
 
-    def put(self, item: Pending) -> Pending | None:
-        """Offer ``item``; return the frame it replaced (dropped), if one was waiting."""
+    def put(self, camera: Hashable, item: Pending) -> Pending | None:
+        """Offer ``camera``'s newest frame; return the frame it replaced (dropped), if one
+        was waiting (``item`` itself once closed)."""
         with self._ready:
             if self._closed:
                 return item
-            replaced, self._item = self._item, item
+            ticket, replaced = self._waiting.get(camera, (next(self._tickets), None))
+            self._waiting[camera] = (ticket, item)
             self._ready.notify()
         return replaced
 
-    def take(self) -> Pending | None:
-        """The newest frame, once there is one; None once closed."""
+    def take(self) -> tuple[Hashable, Pending] | None:
+        """(camera, frame) of the camera waiting longest and not busy, once there is one;
+        None once closed."""
         with self._ready:
-            while self._item is None and not self._closed:
+            while not self._closed:
+                ready = [(ticket, camera) for camera, (ticket, _) in self._waiting.items()
+                         if camera not in self._busy]
+                if ready:
+                    camera = min(ready, key=lambda entry: entry[0])[1]
+                    self._busy.add(camera)
+                    return camera, self._waiting.pop(camera)[1]
                 self._ready.wait()
-            item, self._item = self._item, None
-            return item
+            return None
 
-    def close(self) -> Pending | None:
-        """No more frames: :meth:`take` returns None. Returns the frame still waiting."""
+    def release(self, camera: Hashable) -> None:
+        """The frame taken from ``camera`` is done: its next frame may be taken."""
+        with self._ready:
+            self._busy.discard(camera)
+            self._ready.notify()
+
+    def close(self) -> list[tuple[Hashable, Pending]]:
+        """No more frames: :meth:`take` returns None. Returns the frames still waiting."""
         with self._ready:
             self._closed = True
-            waiting, self._item = self._item, None
+            waiting = [(camera, item) for camera, (_, item) in self._waiting.items()]
+            self._waiting.clear()
             self._ready.notify_all()
         return waiting
+

@@ -9,8 +9,9 @@ tested without ROS.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+import re
 
 from movenet_ros.core.estimator import (
     DEFAULT_MAX_PEOPLE,
@@ -55,11 +56,50 @@ class ConfigurationError(Exception):
     """A parameter is invalid; the message says which and how to fix it."""
 
 
+# A camera name is a relative ROS name: tokens of letters, digits and underscores (not
+# starting with a digit), separated by single slashes: front, head/left.
+CAMERA_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*')
+UNNAMED = ''  # the one camera of a node without camera names: today's topics
+
+
+def camera_names(value: Sequence[str] | None) -> tuple[str, ...]:
+    """The ``cameras`` parameter as a tuple of names; ValueError for a bad list.
+
+    None or an empty list (rcl gives ``cameras:=[]`` as not set) is the one unnamed camera.
+    """
+    names = tuple(value or (UNNAMED,))
+    if names == (UNNAMED,):
+        return names
+    for name in names:
+        if name == UNNAMED:
+            raise ValueError("'' (the unnamed camera) cannot be one of several: name every "
+                             'camera, e.g. cameras:=[front,back]')
+        if not CAMERA_NAME.fullmatch(name):
+            raise ValueError(f'{name!r} is not a camera name: use letters, digits and '
+                             'underscores, not starting with a digit, in parts separated by '
+                             '/ (e.g. front, head/left)')
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f'{", ".join(duplicates)} listed twice')
+    return names
+
+
+def camera_topic(camera: str, name: str) -> str:
+    """The relative topic ``name`` of ``camera``: ``front/image``; ``image`` unnamed."""
+    return f'{camera}/{name}' if camera else name
+
+
 PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('autostart', True,
                   'Configure and activate at start-up, as a plain node does. false: wait in '
                   'the unconfigured state for a lifecycle manager (or `ros2 lifecycle set`).',
                   START),
+    ParameterSpec('cameras', (UNNAMED,),
+                  'Names of the cameras this node serves with one model. Camera c reads '
+                  'c/image (or c/image/compressed) and c/camera_info and publishes c/poses, '
+                  'c/pose_markers and c/image_annotated. The default, one unnamed camera '
+                  '(or an empty list), uses image, camera_info, poses, ... as they are.',
+                  CONFIGURE, check=camera_names),
     ParameterSpec('model', 'lightning',
                   'Built-in MoveNet model to run (ignored when model_path is set).',
                   CONFIGURE, choices=tuple(BUILTIN_MODELS)),
@@ -144,6 +184,7 @@ SPECS: dict[str, ParameterSpec] = {spec.name: spec for spec in PARAMETERS}
 class NodeConfig:
     """What configure reads: the model, the input subscription, the diagnostics period."""
 
+    cameras: tuple[str, ...]  # ('',): the one unnamed camera
     model: str  # a built-in name or a .tflite path
     model_parameter: str  # the parameter that named it, for messages
     num_threads: int
@@ -171,6 +212,7 @@ class NodeConfig:
                 f'parameter model: {values["model"]!r} is not a built-in model; use one of '
                 f'{", ".join(BUILTIN_MODELS)}, or set model_path to a .tflite file')
         return cls(
+            cameras=camera_names(values['cameras']),
             model=values['model_path'] or values['model'],
             model_parameter='model_path' if values['model_path'] else 'model',
             num_threads=values['num_threads'], multipose_max_side=values['multipose_max_side'],

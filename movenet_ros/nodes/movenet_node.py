@@ -1,25 +1,28 @@
 # SPDX-License-Identifier: Apache-2.0
 """The movenet_node: camera images in, poses, RViz markers and an annotated image out.
 
-A managed (lifecycle) node. The constructor only declares parameters; then
+One node serves one camera or several (``cameras``) with one model. A managed (lifecycle)
+node. The constructor only declares parameters; then
 
-* configure checks the parameters, loads the model and creates the publishers (a failure
-  leaves the node unconfigured and says why, in the log and on /diagnostics);
-* activate subscribes to the camera and starts publishing; deactivate unsubscribes (no
-  outputs and no work until the next activate);
+* configure checks the parameters, loads the model and creates every camera's publishers (a
+  failure leaves the node unconfigured and says why, in the log and on /diagnostics);
+* activate subscribes to every camera and starts publishing; deactivate unsubscribes them
+  all (no outputs and no work until the next activate);
 * cleanup frees the model and the publishers; shutdown does so from any state.
 
 With ``autostart`` (the default) the node configures and activates itself at start-up, as a
 plain node would, and a bad configuration ends it with exit code 2.
 
-Frames are never processed stale. The image callback hands each frame to the frame thread
-and waits, as a coroutine, until it is processed; its own mutually exclusive callback group
-keeps the executor from taking another image meanwhile, so newer frames replace each other
-in the subscription's one-frame queue without being copied into Python, and the executor
-(camera_info, parameters, lifecycle services, diagnostics) never waits for the model. The
-policies live in plain classes beside this file: parameters (:mod:`.movenet_config`), the
-frame's work (:mod:`.pipeline`), frame intake and accounting (:mod:`.intake`,
-:mod:`.statistics`) and the health report (:mod:`.diagnostics`).
+Frames are never processed stale. A camera's image callback hands each frame to the frame
+thread and waits, as a coroutine, until it is processed; its own mutually exclusive callback
+group keeps the executor from taking another image of that camera meanwhile, so newer frames
+replace each other in the subscription's one-frame queue without being copied into Python,
+and the executor (other cameras, camera_info, parameters, lifecycle services, diagnostics)
+never waits for the model. The frame thread takes the camera that has waited longest. The
+policies live in plain classes beside this file: parameters (:mod:`.movenet_config`), one
+camera (:mod:`.camera_channel`), the frame's work (:mod:`.pipeline`), frame intake, fair
+scheduling and accounting (:mod:`.intake`, :mod:`.statistics`) and the health report
+(:mod:`.diagnostics`).
 """
 
 from __future__ import annotations
@@ -29,44 +32,39 @@ import threading
 import time
 import traceback
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from rclpy.task import Future
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from visualization_msgs.msg import MarkerArray
 
-from movenet_ros.conversions.images import ImageConversionError
-from movenet_ros.core.model import ModelError
-from movenet_ros.core.temporal import StampStats
-from movenet_ros.msg import PersonPoseArray
-from movenet_ros.nodes.diagnostics import INVALID_CAMERA_INFO, View, assess
-from movenet_ros.nodes.intake import FrameAccounting, FrameSlot, Pending
+from movenet_ros.nodes.camera_channel import (
+    NOT_SUBSCRIBED,
+    RELIABLE,
+    CameraChannel,
+    status_msg,
+)
+from movenet_ros.nodes.diagnostics import View, assess
+from movenet_ros.nodes.intake import FrameScheduler
 from movenet_ros.nodes.movenet_config import (
     PARAMETERS,
     SPECS,
+    UNNAMED,
     ConfigurationError,
     NodeConfig,
     RuntimeSettings,
+    camera_names,
 )
 from movenet_ros.nodes.parameters import change_problem, declare
-from movenet_ros.nodes.pipeline import FramePipeline, camera_for
+from movenet_ros.nodes.pipeline import FramePipeline, load_model
 from movenet_ros.nodes.startup import EXIT_BAD_CONFIG, init_ros
 from movenet_ros.nodes.statistics import FrameStats
 
-RELIABILITY = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
-               'reliable': ReliabilityPolicy.RELIABLE}
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-WARN_THROTTLE_S = 5.0
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
 
 class MoveNetNode(LifecycleNode):
-    """Runs MoveNet on the newest image of "image" and publishes what it finds."""
+    """Runs MoveNet on the newest image of each camera and publishes what it finds."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__('movenet', **kwargs)
@@ -78,19 +76,13 @@ class MoveNetNode(LifecycleNode):
         self.lifecycle_state = 'unconfigured'
         self._configure_error = ''
         self._config: NodeConfig | None = None
-        self._pipeline: FramePipeline | None = None
-        self._inputs: list = []
-        self._image_sub = None
-        self._slot: FrameSlot | None = None
+        self._channels: list[CameraChannel] = []
+        self._scheduler: FrameScheduler | None = None
         self._frame_thread: threading.Thread | None = None
-        self._outputs: dict = {}
-        self._camera_info: CameraInfo | None = None
-        self._stats = FrameStats()
-        self._accounting = FrameAccounting()
+        self._stats: dict[str, FrameStats] = {}  # per camera name, since start
         self._diagnostics_pub = None
         self._diagnostics_timer = None
         self._diagnostics_last = time.monotonic()
-        self._stamp_problems = 0  # as last reported
         self.finalized = False  # the shutdown transition has run
 
     @property
@@ -108,52 +100,45 @@ class MoveNetNode(LifecycleNode):
     # ---- lifecycle -------------------------------------------------------------------------
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Check the parameters, load the model, create the publishers."""
+        """Check the parameters, load the model, create every camera's publishers."""
         values = self._values()
         self._open_diagnostics(values['diagnostics_period'])
         try:
             config = NodeConfig.from_values(values, self._problems)
-            pipeline = FramePipeline(config, RuntimeSettings.from_values(values))
+            settings = RuntimeSettings.from_values(values)
+            model = load_model(config)
+            pipelines = [FramePipeline(config, settings, model) for _ in config.cameras]
         except (ConfigurationError, ValueError) as exc:
             self._configure_error = str(exc)
             self.get_logger().error(f'configuration error: {exc}')
             return FAILURE
-        self._config, self._pipeline, self._configure_error = config, pipeline, ''
-        self._outputs = {
-            'poses': self.create_lifecycle_publisher(PersonPoseArray, 'poses', RELIABLE),
-            'markers': self.create_lifecycle_publisher(MarkerArray, 'pose_markers', RELIABLE),
-            'annotated': self.create_lifecycle_publisher(
-                Image, 'image_annotated',
-                QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)),
-        }
+        self._config, self._configure_error = config, ''
+        self._channels = [
+            CameraChannel(self, name, config, pipeline, self._stats.setdefault(name,
+                                                                                FrameStats()))
+            for name, pipeline in zip(config.cameras, pipelines, strict=True)]
         self.lifecycle_state = 'inactive'
         return super().on_configure(state)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Subscribe to the camera; the publishers go live."""
-        config = self._config
-        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=config.image_qos_depth,
-                         reliability=RELIABILITY[config.image_qos_reliability])
-        self._slot = FrameSlot()
+        """Subscribe to every camera; the publishers go live."""
+        self._scheduler = FrameScheduler()
         self._frame_thread = threading.Thread(target=self._work, name='movenet_frames',
-                                              args=(self._slot, self._pipeline), daemon=True)
+                                              args=(self._scheduler,), daemon=True)
         self._frame_thread.start()
-        self._image_sub = self.create_subscription(
-            CompressedImage if config.image_transport == 'compressed' else Image,
-            config.input_topic, self._on_image, qos,
-            callback_group=MutuallyExclusiveCallbackGroup())
-        self._inputs = [self._image_sub, self.create_subscription(
-            CameraInfo, 'camera_info', self._on_camera_info, qos_profile_sensor_data)]
+        for channel in self._channels:
+            channel.subscribe(self._scheduler)
         self.lifecycle_state = 'active'
-        model = self._pipeline.model
+        config, model = self._config, self._channels[0].pipeline.model
+        topics = ', '.join(f'"{channel.input_topic}"' for channel in self._channels)
         self.get_logger().info(
-            f'active: {model.name} ({model.path}) on "{self._input_topic()}" '
+            f'active: {model.name} ({model.path}) on {topics} '
             f'[{config.image_transport}, {config.image_qos_reliability}]')
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Unsubscribe; the frame being processed, if any, is finished first (the executor
-        waits for it: at most one inference)."""
+        """Unsubscribe every camera; the frame being processed, if any, is finished first
+        (the executor waits for it: at most one inference)."""
         self._close_inputs()
         self.lifecycle_state = 'inactive'
         return super().on_deactivate(state)
@@ -177,24 +162,21 @@ class MoveNetNode(LifecycleNode):
         return SUCCESS
 
     def _close_inputs(self) -> None:
-        for sub in self._inputs:
-            self.destroy_subscription(sub)
-        self._inputs, self._image_sub = [], None
-        if self._slot is not None:
-            waiting = self._slot.close()
-            if waiting is not None:
-                self._stats.count(dropped=1)
+        for channel in self._channels:
+            channel.unsubscribe()
+        if self._scheduler is not None:
+            for channel, waiting in self._scheduler.close():
+                channel.stats.count(dropped=1)
                 waiting.finished()
             self._frame_thread.join()
-            self._slot = self._frame_thread = None
+            self._scheduler = self._frame_thread = None
 
     def release(self) -> None:
         """Undo activate and configure, whatever was done of them."""
         self._close_inputs()
-        self._pipeline = None
-        for publisher in self._outputs.values():
-            self.destroy_lifecycle_publisher(publisher)
-        self._outputs, self._camera_info = {}, None
+        for channel in self._channels:
+            channel.destroy()
+        self._channels = []
         self.lifecycle_state = 'unconfigured'
 
     # ---- parameters ------------------------------------------------------------------------
@@ -202,7 +184,7 @@ class MoveNetNode(LifecycleNode):
     def _check_parameters(self, changes) -> SetParametersResult:
         """Refuse what cannot change now, and values the pipeline would refuse."""
         reason = change_problem(SPECS, [(p.name, p.value) for p in changes],
-                                configured=self._pipeline is not None)
+                                configured=bool(self._channels))
         if reason is None and any(p.name in SPECS for p in changes):
             values = self._values() | {p.name: p.value for p in changes if p.name in SPECS}
             try:
@@ -212,102 +194,31 @@ class MoveNetNode(LifecycleNode):
         return SetParametersResult(successful=reason is None, reason=reason or '')
 
     def _parameters_set(self, changes) -> None:
-        """Hand the new settings to the frame thread; applied before its next frame."""
+        """Hand the new settings to every camera; applied before its next frame."""
         for param in changes:
             self._problems.pop(param.name, None)
-        pipeline = self._pipeline
-        if pipeline is not None and any(p.name in SPECS for p in changes):
-            pipeline.request(RuntimeSettings.from_values(self._values()))
+        if self._channels and any(p.name in SPECS for p in changes):
+            settings = RuntimeSettings.from_values(self._values())
+            for channel in self._channels:
+                channel.pipeline.request(settings)
 
-    # ---- input -----------------------------------------------------------------------------
+    # ---- the frame thread ------------------------------------------------------------------
 
-    def _input_topic(self) -> str:
-        return self.resolve_topic_name(self._config.input_topic) if self._config else ''
-
-    def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._camera_info = msg
-
-    async def _on_image(self, msg, info: dict) -> None:
-        """In the executor: account for the frame, hand it to the frame thread and, with a
-        one-frame queue, wait until it is processed (the executor takes no image meanwhile)."""
-        slot, gated = self._slot, self._config.image_qos_depth == 1
-        if slot is None:
-            return  # deactivated while the executor took it
-        frame_id = msg.header.frame_id
-        queued, lost = self._accounting.arrived(frame_id, info,
-                                                self._image_sub.get_publisher_count())
-        receipt_s = self.get_clock().now().nanoseconds * 1e-9
-        done = Future()
-        replaced = slot.put(Pending(msg, receipt_s, self._finisher(done)) if gated
-                            else Pending(msg, receipt_s))
-        if replaced is not None:
-            replaced.finished()
-        self._stats.arrived(frame_id, received=1 + queued,
-                            dropped=queued + (replaced is not None), lost=lost)
-        if gated:
-            await done
-
-    def _finisher(self, done: Future):
-        """What the frame thread calls when done with a frame: the image callback resumes."""
-        executor = self.executor
-
-        def finished() -> None:
-            if done.done():
-                return
-            done.set_result(None)
-            if executor is not None:
-                executor.wake()
-        return finished
-
-    def _work(self, slot: FrameSlot, pipeline: FramePipeline) -> None:
-        """The frame thread: the newest frame, until the slot closes (deactivate)."""
-        while (pending := slot.take()) is not None:
+    def _work(self, scheduler: FrameScheduler) -> None:
+        """The frame thread: the frame of the camera waiting longest, until the scheduler
+        closes (deactivate)."""
+        while (taken := scheduler.take()) is not None:
+            channel, pending = taken
             try:
-                self._process(pipeline, pending)
+                channel.process(pending)
             except Exception as exc:  # never let one frame kill the node
                 if not self.context.ok():
                     return  # shutting down (Ctrl-C): nothing left to report to
-                self._bad(f'failed to process an image: {exc!r}')
+                channel.bad(f'failed to process an image: {exc!r}')
                 self.get_logger().debug(traceback.format_exc())
             finally:
                 pending.finished()  # at the latest (again: no effect)
-
-    def _process(self, pipeline: FramePipeline, pending: Pending) -> None:
-        outputs, msg = self._outputs, pending.msg
-        try:
-            frame = pipeline.estimate(msg, pending.receipt_s)
-        except ModelError as exc:  # the model's fault, not the image's: nothing published
-            self._stats.failed('model_errors', f'model: {exc}')
-            self.get_logger().error(str(exc), throttle_duration_sec=WARN_THROTTLE_S)
-            return
-        except (ImageConversionError, ValueError) as exc:
-            self._bad(f'bad image on {self._input_topic()}: {exc}')
-            return
-        finally:
-            # The model is free: the executor takes the next frame while this one's
-            # messages are built and published.
-            self._accounting.model_free(time.time_ns())
-            pending.finished()
-        outputs['poses'].publish(frame.poses)
-        # Markers and drawings nobody receives cost as much as the rest of the frame's glue.
-        settings = pipeline.settings
-        if settings.publish_markers and outputs['markers'].get_subscription_count():
-            markers, camera_state = pipeline.markers(frame, self._camera_info)
-            if camera_state.startswith(INVALID_CAMERA_INFO):
-                self.get_logger().warning(f'camera_info: {camera_state}',
-                                          throttle_duration_sec=WARN_THROTTLE_S)
-            outputs['markers'].publish(markers)
-        if settings.publish_annotated_image and outputs['annotated'].get_subscription_count():
-            outputs['annotated'].publish(pipeline.annotated(frame))
-        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
-        now = self.get_clock().now().nanoseconds
-        self._stats.processed(frame.result.inference_ms, pipeline.overhead_ms(frame),
-                              (now - stamp) / 1e6 if stamp > 0 else None,
-                              frame.result.image_size)
-
-    def _bad(self, message: str) -> None:
-        self._stats.failed('bad', message)
-        self.get_logger().warning(message, throttle_duration_sec=WARN_THROTTLE_S)
+                scheduler.release(channel)
 
     # ---- diagnostics -----------------------------------------------------------------------
 
@@ -322,30 +233,32 @@ class MoveNetNode(LifecycleNode):
         else:
             self._diagnostics_timer.timer_period_ns = round(period * 1e9)
 
+    def _reported_cameras(self) -> tuple[str, ...]:
+        """The cameras configured; unconfigured, those the parameter names (if it can)."""
+        if self._channels:
+            return tuple(channel.name for channel in self._channels)
+        try:
+            return camera_names(self.get_parameter('cameras').value)
+        except ValueError:
+            return (UNNAMED,)
+
     def _publish_diagnostics(self) -> None:
+        """One status per camera."""
         now = time.monotonic()
-        snapshot = self._stats.take(now - self._diagnostics_last)
-        self._diagnostics_last = now
-        pipeline = self._pipeline
-        camera_state = (camera_for(self._camera_info, snapshot.image_size)[1]
-                        if snapshot.image_size else 'not checked: no image yet')
-        stamps = pipeline.stamp_stats if pipeline else StampStats()
-        reported, self._stamp_problems = self._stamp_problems, stamps.problems
-        view = View(
-            state=self.lifecycle_state, configure_error=self._configure_error,
-            input_topic=self._input_topic(),
-            model_name=pipeline.model.name if pipeline else '',
-            model_file=str(pipeline.model.path) if pipeline else '',
-            camera_info=camera_state, upstream_loss=self._accounting.streams.describe(),
-            stamp_problems=stamps.problems,
-            stamp_problems_period=max(0, stamps.problems - reported),
-            last_stamp_problem=stamps.last_problem)
-        health = assess(view, snapshot)
-        status = DiagnosticStatus(
-            level=bytes([health.level]), name=f'{self.get_name()}: pose estimation',
-            message=health.message, hardware_id=health.hardware_id,
-            values=[KeyValue(key=k, value=v) for k, v in health.values.items()])
-        msg = DiagnosticArray(status=[status])
+        seconds, self._diagnostics_last = now - self._diagnostics_last, now
+        channels = {channel.name: channel for channel in self._channels}
+        statuses = []
+        for name in self._reported_cameras():
+            snapshot = self._stats.setdefault(name, FrameStats()).take(seconds)
+            channel = channels.get(name)
+            if channel is not None:
+                statuses.append(channel.status(self.lifecycle_state, snapshot))
+                continue
+            view = View(state=self.lifecycle_state, configure_error=self._configure_error,
+                        input_topic='', model_name='', model_file='',
+                        camera_info='not checked: not configured', upstream_loss=NOT_SUBSCRIBED)
+            statuses.append(status_msg(self.get_name(), name, assess(view, snapshot)))
+        msg = DiagnosticArray(status=statuses)
         msg.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(msg)
 

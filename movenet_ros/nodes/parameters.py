@@ -17,7 +17,7 @@ time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 import enum
 
@@ -26,7 +26,7 @@ from rclpy.exceptions import ParameterException
 
 from movenet_ros.core.options import Range
 
-Value = bool | int | float | str
+Value = bool | int | float | str | tuple[str, ...]
 
 
 class Applies(enum.Enum):
@@ -55,6 +55,7 @@ class ParameterSpec:
     applies: Applies = Applies.RUN
     range: Range | None = None
     choices: tuple[str, ...] = ()
+    check: Callable[[Value], object] | None = None  # raises ValueError for a bad value
 
     def descriptor(self) -> ParameterDescriptor:
         description = self.description
@@ -77,6 +78,11 @@ class ParameterSpec:
         if self.choices and value not in self.choices:
             return (f'parameter {self.name}: {value!r} is not one of '
                     f'{", ".join(self.choices)}')
+        if self.check is not None:
+            try:
+                self.check(value)
+            except ValueError as exc:
+                return f'parameter {self.name}: {exc}'
         return None
 
 
@@ -89,13 +95,16 @@ def declare(node, specs: Iterable[ParameterSpec]) -> dict[str, str]:
     """
     problems = {}
     for spec in specs:
+        default = list(spec.default) if isinstance(spec.default, tuple) else spec.default
         try:
-            value = node.declare_parameter(spec.name, spec.default, spec.descriptor()).value
+            value = node.declare_parameter(spec.name, default, spec.descriptor()).value
         except ParameterException as exc:
-            node.declare_parameter(spec.name, spec.default, spec.descriptor(),
-                                   ignore_override=True)
-            hint = (f' (a double needs a decimal point, e.g. {spec.name}:=5.0)'
-                    if "expecting type 'DOUBLE'" in str(exc) else '')
+            node.declare_parameter(spec.name, default, spec.descriptor(), ignore_override=True)
+            hint = ''
+            if "expecting type 'DOUBLE'" in str(exc):
+                hint = f' (a double needs a decimal point, e.g. {spec.name}:=5.0)'
+            elif "expecting type 'STRING_ARRAY'" in str(exc):
+                hint = f' (a list of strings, e.g. {spec.name}:=[a,b])'
             problems[spec.name] = f'parameter {spec.name}: {exc}{hint}'
             continue
         problem = spec.problem(value)

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """One frame through movenet_node: image message in, the messages to publish out.
 
-:class:`FramePipeline` owns the model, the estimator and the tracker/smoother. It is used by
-one thread at a time (the one processing frames); new :class:`RuntimeSettings` are handed
-over from any thread with :meth:`FramePipeline.request` and applied by that thread before
-its next frame, all at once: a frame never sees half a change, and the thread that changes
-parameters never waits for an inference.
+:func:`load_model` loads the model all cameras share. :class:`FramePipeline` is one camera's
+state around it: the estimator (single-pose crop tracking) and the tracker/smoother. It is
+used by one thread at a time (the one processing the camera's frames); new
+:class:`RuntimeSettings` are handed over from any thread with :meth:`FramePipeline.request`
+and applied by that thread before the camera's next frame, all at once: a frame never sees
+half a change, and the thread that changes parameters never waits for an inference.
 """
 
 from __future__ import annotations
@@ -60,16 +61,27 @@ class Frame:
     started: float  # perf_counter() when the frame's work began
 
 
-class FramePipeline:
-    """Conversion, estimate, ids and smoothing, and the output messages of one frame."""
+def load_model(config: NodeConfig) -> MoveNetModel:
+    """The model ``config`` names; ConfigurationError (naming the parameter) if it cannot be
+    loaded."""
+    try:
+        return MoveNetModel(config.model, num_threads=config.num_threads,
+                            multipose_max_side=config.multipose_max_side)
+    except ModelError as exc:
+        raise ConfigurationError(f'parameter {config.model_parameter}: {exc}') from exc
 
-    def __init__(self, config: NodeConfig, settings: RuntimeSettings) -> None:
-        """Load the model; ConfigurationError (naming the parameter) if it cannot be."""
-        try:
-            self.model = MoveNetModel(config.model, num_threads=config.num_threads,
-                                      multipose_max_side=config.multipose_max_side)
-        except ModelError as exc:
-            raise ConfigurationError(f'parameter {config.model_parameter}: {exc}') from exc
+
+class FramePipeline:
+    """One camera's frames: conversion, estimate, ids and smoothing, and the output messages.
+
+    The pipelines of several cameras share one model (``model``): only the estimator's crop
+    and the tracker/smoother are the camera's own.
+    """
+
+    def __init__(self, config: NodeConfig, settings: RuntimeSettings,
+                 model: MoveNetModel | None = None) -> None:
+        """On ``model``, else on a model of its own (:func:`load_model`)."""
+        self.model = model if model is not None else load_model(config)
         self.max_image_pixels = config.max_image_pixels
         self._estimator = PoseEstimator(
             self.model, keypoint_threshold=settings.keypoint_threshold,
