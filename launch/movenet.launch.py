@@ -5,6 +5,8 @@
     ros2 launch movenet_ros movenet.launch.py mode:=multipose namespace:=robot1
     ros2 launch movenet_ros movenet.launch.py image:=/camera/image_raw image_transport:=compressed
     ros2 launch movenet_ros movenet.launch.py autostart:=false   # for a lifecycle manager
+    ros2 launch movenet_ros movenet.launch.py mode:=multipose \
+        camera_remappings:=robot_cameras.yaml              # several cameras, one model
 
 The node reads its parameters from share/movenet_ros/config/<mode>.yaml unless params_file
 names another file. Its topics are relative (image, camera_info, poses, pose_markers,
@@ -13,14 +15,29 @@ movenet_node is a managed (lifecycle) node, started as a launch_ros LifecycleNod
 autostart:=true (the default) it configures and activates itself; with autostart:=false it
 waits, unconfigured, for a lifecycle manager, `ros2 lifecycle set` or a launch ChangeState
 event.
+
+Several cameras: ``cameras:='[front, back]'`` makes camera ``front`` read ``front/image``
+and ``front/camera_info`` and publish ``front/poses``, ... (see the README). A
+``camera_remappings`` file points each camera's topics at the robot's, one camera per key::
+
+    front:
+      image: /robot/front_camera/image_raw   # image/compressed follows: .../image_raw/compressed
+      camera_info: /robot/front_camera/camera_info
+    back:
+      image: /robot/back_camera/image_raw
+      poses: /people/back                    # outputs can be remapped too
+
+Its keys are the cameras unless ``cameras`` names them.
 """
 
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.launch_context import LaunchContext
 from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
+import yaml
 
 PACKAGE = 'movenet_ros'
 # One parameter file per mode, installed as share/movenet_ros/config/<mode>.yaml.
@@ -28,20 +45,73 @@ MODES = ['singlepose_lightning', 'singlepose_thunder', 'multipose']
 IMAGE_TRANSPORTS = ['raw', 'compressed']
 LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal']
 BOOLEANS = ['true', 'false']
+# A camera's topics a remapping file may name (relative to the camera): its inputs, outputs.
+CAMERA_TOPICS = ['image', 'camera_info', 'poses', 'pose_markers', 'image_annotated']
+
+
+def camera_list(text: str) -> list[str]:
+    """The ``cameras`` argument, a YAML list of names, or one name ('' or '[]': not given)."""
+    names = yaml.safe_load(text) if text.strip() else []
+    names = [names] if isinstance(names, str) else names
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"cameras:={text!r}: give a list of names, e.g. cameras:='[front, back]'")
+    return names
+
+
+def camera_remappings(path: str) -> dict[str, dict[str, str]]:
+    """The ``camera_remappings`` file: {camera: {topic: target}}; ValueError if malformed."""
+    if not path:
+        return {}
+    with open(path, encoding='utf-8') as stream:
+        data = yaml.safe_load(stream) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f'{path}: expected a mapping camera -> {{topic: target}}')
+    for camera, topics in data.items():
+        if not isinstance(camera, str) or not isinstance(topics, dict):
+            raise ValueError(f'{path}: camera {camera!r} needs a mapping topic -> target')
+        for topic, target in topics.items():
+            if topic not in CAMERA_TOPICS or not isinstance(target, str) or not target:
+                raise ValueError(f'{path}: {camera}.{topic}: a topic is one of '
+                                 f'{", ".join(CAMERA_TOPICS)}, its target a topic name')
+    return data
+
+
+def movenet_node(context: LaunchContext) -> list[LifecycleNode]:
+    """The node, with its cameras and their remappings (read when the launch runs)."""
+    remapped = camera_remappings(LaunchConfiguration('camera_remappings').perform(context))
+    cameras = camera_list(LaunchConfiguration('cameras').perform(context)) or list(remapped)
+    image = LaunchConfiguration('image')
+    # Remapping matches whole names: image/compressed needs its own rule.
+    remappings = [('image', image), ('image/compressed', [image, '/compressed']),
+                  ('camera_info', LaunchConfiguration('camera_info'))]
+    for camera, topics in remapped.items():
+        for topic, target in topics.items():
+            remappings.append((f'{camera}/{topic}', target))
+            if topic == 'image':
+                remappings.append((f'{camera}/image/compressed', f'{target}/compressed'))
+    overrides = {
+        'image_transport': LaunchConfiguration('image_transport'),
+        'autostart': ParameterValue(LaunchConfiguration('autostart'), value_type=bool),
+    }
+    if cameras:
+        overrides['cameras'] = cameras
+    return [LifecycleNode(
+        package=PACKAGE,
+        executable='movenet_node',
+        name=LaunchConfiguration('node_name'),
+        namespace=LaunchConfiguration('namespace'),
+        output='screen',
+        emulate_tty=True,
+        # Later entries win: the launch arguments override the file's values.
+        parameters=[LaunchConfiguration('params_file'), overrides],
+        remappings=remappings,
+        ros_arguments=['--log-level', LaunchConfiguration('log_level')],
+    )]
 
 
 def generate_launch_description() -> LaunchDescription:
-    """Declare the arguments and the movenet_node action."""
+    """Declare the arguments; the node is made when the launch runs (:func:`movenet_node`)."""
     mode = LaunchConfiguration('mode')
-    params_file = LaunchConfiguration('params_file')
-    image = LaunchConfiguration('image')
-    camera_info = LaunchConfiguration('camera_info')
-    image_transport = LaunchConfiguration('image_transport')
-    namespace = LaunchConfiguration('namespace')
-    node_name = LaunchConfiguration('node_name')
-    log_level = LaunchConfiguration('log_level')
-    autostart = LaunchConfiguration('autostart')
-
     # <share>/config/<mode>.yaml: the path join ends in the mode, '.yaml' is appended to it.
     mode_params_file = [
         PathJoinSubstitution([FindPackageShare(PACKAGE), 'config', mode]), '.yaml']
@@ -85,24 +155,17 @@ def generate_launch_description() -> LaunchDescription:
                         'a bad configuration). false: it waits in the unconfigured state for '
                         'a lifecycle manager (configure, activate, deactivate, cleanup, '
                         'shutdown over its ~/change_state service).'),
-        LifecycleNode(
-            package=PACKAGE,
-            executable='movenet_node',
-            name=node_name,
-            namespace=namespace,
-            output='screen',
-            emulate_tty=True,
-            # Later entries win: the launch arguments override the file's values.
-            parameters=[params_file, {
-                'image_transport': image_transport,
-                'autostart': ParameterValue(autostart, value_type=bool),
-            }],
-            # Remapping matches whole names: image/compressed needs its own rule.
-            remappings=[
-                ('image', image),
-                ('image/compressed', [image, '/compressed']),
-                ('camera_info', camera_info),
-            ],
-            ros_arguments=['--log-level', log_level],
-        ),
+        DeclareLaunchArgument(
+            'cameras', default_value='',
+            description="Names of the cameras the one node serves, a YAML list: "
+                        "cameras:='[front, back]'. Camera c reads c/image and c/camera_info "
+                        'and publishes c/poses, c/pose_markers, c/image_annotated. Empty: '
+                        "the camera_remappings file's cameras, else the parameter file's "
+                        '(one unnamed camera: image -> poses).'),
+        DeclareLaunchArgument(
+            'camera_remappings', default_value='',
+            description='YAML file mapping each camera to its topics: {camera: {image: '
+                        '/robot/front/image_raw, camera_info: ..., poses: ...}}. An image '
+                        'remapping covers image/compressed too. Empty: no remapping.'),
+        OpaqueFunction(function=movenet_node),
     ])

@@ -13,7 +13,11 @@ from builtin_interfaces.msg import Time
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import Point
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetAvailableTransitions, GetState
 import numpy as np
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -125,32 +129,40 @@ class NodeProcess:
 
 
 class Camera:
-    """The test's side of the DDS link: publishes images, collects the node's outputs."""
+    """The test's side of the DDS link: publishes images, collects the node's outputs.
 
-    def __init__(self) -> None:
-        self.node = rclpy.create_node('fake_camera')
-        self.executor = SingleThreadedExecutor()
+    ``name`` is the node's camera (its topics ``name/image``, ``name/poses``, ...; the unnamed
+    camera's are ``image``, ``poses``, ...). Several cameras can share one ``executor``.
+    """
+
+    def __init__(self, name: str = '', executor: SingleThreadedExecutor | None = None) -> None:
+        self.name = name
+        self.node = rclpy.create_node('fake_camera' + (f'_{name}' if name else ''))
+        self.executor = executor or SingleThreadedExecutor()
         self.executor.add_node(self.node)
-        self.image_pub = self.node.create_publisher(Image, 'image', RELIABLE)
-        self.compressed_pub = self.node.create_publisher(CompressedImage, 'image/compressed',
-                                                         RELIABLE)
-        self.info_pub = self.node.create_publisher(CameraInfo, 'camera_info', RELIABLE)
+        prefix = f'{name}/' if name else ''
+        self.image_pub = self.node.create_publisher(Image, f'{prefix}image', RELIABLE)
+        self.compressed_pub = self.node.create_publisher(CompressedImage,
+                                                         f'{prefix}image/compressed', RELIABLE)
+        self.info_pub = self.node.create_publisher(CameraInfo, f'{prefix}camera_info', RELIABLE)
         self.poses: list[PersonPoseArray] = []
         self.markers: list[MarkerArray] = []
         self.annotated: list[Image] = []
         self.diagnostics: list[dict[str, str]] = []  # the values of each status
         self.statuses: list[DiagnosticStatus] = []
-        self.node.create_subscription(PersonPoseArray, 'poses', self.poses.append, RELIABLE)
-        self.node.create_subscription(MarkerArray, 'pose_markers', self.markers.append,
+        self.node.create_subscription(PersonPoseArray, f'{prefix}poses', self.poses.append,
                                       RELIABLE)
-        self.node.create_subscription(Image, 'image_annotated', self.annotated.append,
+        self.node.create_subscription(MarkerArray, f'{prefix}pose_markers', self.markers.append,
+                                      RELIABLE)
+        self.node.create_subscription(Image, f'{prefix}image_annotated', self.annotated.append,
                                       RELIABLE)
         self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diag, RELIABLE)
+        self._status_suffix = f': {name or "pose estimation"}'
         self._seq = 0
 
     def _on_diag(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
-            if status.name.endswith('pose estimation'):
+            if status.name.endswith(self._status_suffix):
                 self.diagnostics.append({kv.key: kv.value for kv in status.values})
                 self.statuses.append(status)
 
@@ -200,8 +212,58 @@ class Camera:
             self.executor.spin_once(timeout_sec=0.02)
 
     def close(self) -> None:
+        self.executor.remove_node(self.node)
         self.executor.shutdown()
         self.node.destroy_node()
+
+
+class Manager:
+    """The lifecycle and parameter services of the node ``name``, called from the camera's
+    process."""
+
+    def __init__(self, camera, name: str = '/movenet') -> None:
+        self.camera = camera
+        node = camera.node
+        self.clients = {
+            'change': node.create_client(ChangeState, f'{name}/change_state'),
+            'get': node.create_client(GetState, f'{name}/get_state'),
+            'transitions': node.create_client(GetAvailableTransitions,
+                                              f'{name}/get_available_transitions'),
+            'parameters': node.create_client(SetParameters, f'{name}/set_parameters'),
+        }
+
+    def call(self, name: str, request, timeout: float = 30.0):
+        client = self.clients[name]
+        assert spin_until(self.camera.node, self.camera.executor, client.service_is_ready,
+                          20.0), f'{client.srv_name} never came up'
+        future = client.call_async(request)
+        assert spin_until(self.camera.node, self.camera.executor, future.done, timeout), \
+            f'{client.srv_name} did not answer'
+        return future.result()
+
+    def state(self) -> str:
+        return self.call('get', GetState.Request()).current_state.label
+
+    def transitions(self) -> set[str]:
+        reply = self.call('transitions', GetAvailableTransitions.Request())
+        return {t.transition.label for t in reply.available_transitions}
+
+    def change(self, transition: int) -> bool:
+        return self.call('change', ChangeState.Request(
+            transition=Transition(id=transition))).success
+
+    def shut_down(self, node, transition: int) -> str:
+        """Shutdown: the change succeeds and the process exits 0; its output."""
+        assert self.change(transition)
+        code, out = node.wait(timeout=20)
+        assert code == 0 and 'Traceback' not in out, out
+        return out
+
+    def set_string(self, name: str, value: str):
+        [result] = self.call('parameters', SetParameters.Request(parameters=[Parameter(
+            name=name, value=ParameterValue(type=ParameterType.PARAMETER_STRING,
+                                            string_value=value))])).results
+        return result
 
 
 def start_node(repo, mode: str = 'singlepose_lightning', *params: str) -> NodeProcess:

@@ -323,7 +323,8 @@ def test_no_eval_or_downloads(launch_file):
             modules = [node.module] if isinstance(node, ast.ImportFrom) else \
                 [a.name for a in node.names]
             for module in modules:
-                assert module.split('.')[0] in {'launch', 'launch_ros', 'os', 'pathlib'}, \
+                assert module.split('.')[0] in {'launch', 'launch_ros', 'os', 'pathlib',
+                                                'yaml'}, \
                     f'{launch_file.name} imports {module}'
 
 
@@ -353,7 +354,7 @@ def load_launch_description(name: str):
 def test_launch_descriptions_build_with_launch_ros(name):
     """Where launch_ros is installed: the files import and build real descriptions."""
     pytest.importorskip('launch_ros')
-    from launch.actions import DeclareLaunchArgument
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction
     from launch.launch_context import LaunchContext
     from launch_ros.actions import Node
 
@@ -362,7 +363,14 @@ def test_launch_descriptions_build_with_launch_ros(name):
     assert {a.name for a in arguments} == set(LaunchFile(name).arguments)
     for argument in arguments:
         assert argument.description.strip()
-    nodes = [e for e in description.entities if isinstance(e, Node)]
+    defaults = LaunchContext()  # as a launch without arguments has them
+    for a in arguments:  # in order: a default may use an earlier argument
+        if a.default_value is not None:
+            defaults.launch_configurations[a.name] = ''.join(
+                part.perform(defaults) for part in a.default_value)
+    nodes = [e for e in description.entities if isinstance(e, Node)] + [
+        action for e in description.entities if isinstance(e, OpaqueFunction)
+        for action in e.execute(defaults) or () if isinstance(action, Node)]
     assert nodes
     for node in nodes:
         if node.condition is None:
@@ -417,6 +425,53 @@ def test_the_launch_file_starts_a_lifecycle_node(ros_node, autostart, state):
             return future.result().current_state.label
 
         assert spin_until(node, executor, lambda: current() == state, 20.0), current()
+    finally:
+        launch.send_signal(signal.SIGINT)
+        out, _ = launch.communicate(timeout=30)
+    assert launch.returncode == 0, out
+    assert 'Traceback' not in out, out
+
+
+def test_the_launch_file_serves_cameras_of_a_remapping_file(ros_node, tmp_path, demo_frames):
+    """Where launch_ros is installed: one node, the cameras of a ``camera_remappings`` file,
+    each on the robot's topics it names (an output remapped too)."""
+    pytest.importorskip('launch_ros')
+    import signal
+    import subprocess
+    import sys
+
+    from ros_helpers import RELIABLE, spin_until
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Header
+
+    from movenet_ros.conversions.images import array_to_image_msg
+    from movenet_ros.msg import PersonPoseArray
+
+    remappings = tmp_path / 'robot_cameras.yaml'
+    remappings.write_text('front:\n  image: /robot/front_camera/image_raw\n'
+                          'back:\n  image: /robot/back_camera/image_raw\n'
+                          '  poses: /people/back\n')
+    node, executor = ros_node
+    answers = {'front': [], 'back': []}
+    node.create_subscription(PersonPoseArray, '/front/poses', answers['front'].append, RELIABLE)
+    node.create_subscription(PersonPoseArray, '/people/back', answers['back'].append, RELIABLE)
+    publishers = {name: node.create_publisher(Image, f'/robot/{name}_camera/image_raw',
+                                              RELIABLE) for name in answers}
+    launch = subprocess.Popen([sys.executable, '-c', LAUNCH, str(REPO / 'launch' /
+                                                               'movenet.launch.py'),
+                               f'camera_remappings:={remappings}'],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for name, publisher in publishers.items():
+            msg = array_to_image_msg(demo_frames[0], 'bgr8', Header(frame_id=f'{name}_optical'))
+
+            def answered(name=name, publisher=publisher, msg=msg) -> bool:
+                publisher.publish(msg)
+                return spin_until(node, executor, lambda: answers[name], 0.5)
+
+            assert spin_until(node, executor, answered, 40.0), f'{name}: no poses'
+        for name, msgs in answers.items():
+            assert {m.header.frame_id for m in msgs} == {f'{name}_optical'}
     finally:
         launch.send_signal(signal.SIGINT)
         out, _ = launch.communicate(timeout=30)

@@ -7,69 +7,16 @@ from __future__ import annotations
 
 from footage import read_frames
 from lifecycle_msgs.msg import Transition
-from lifecycle_msgs.srv import ChangeState, GetAvailableTransitions, GetState
 import pytest
-from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
-from rcl_interfaces.srv import SetParameters
-from ros_helpers import spin_until, start_node, stop_cleanly
+from ros_helpers import Manager, spin_until, start_node, stop_cleanly
 
 from movenet_ros.conversions.images import array_to_image_msg
-
-NODE = '/movenet'
 
 
 @pytest.fixture(scope='module')
 def frame90(demo_video):
     """The woman walking on the grass, whole and sharp."""
     return read_frames(demo_video, (90,))[90]
-
-
-class Manager:
-    """The lifecycle services of the node, called from the camera's process."""
-
-    def __init__(self, camera) -> None:
-        self.camera = camera
-        node = camera.node
-        self.clients = {
-            'change': node.create_client(ChangeState, f'{NODE}/change_state'),
-            'get': node.create_client(GetState, f'{NODE}/get_state'),
-            'transitions': node.create_client(GetAvailableTransitions,
-                                              f'{NODE}/get_available_transitions'),
-            'parameters': node.create_client(SetParameters, f'{NODE}/set_parameters'),
-        }
-
-    def call(self, name: str, request, timeout: float = 30.0):
-        client = self.clients[name]
-        assert spin_until(self.camera.node, self.camera.executor, client.service_is_ready,
-                          20.0), f'{client.srv_name} never came up'
-        future = client.call_async(request)
-        assert spin_until(self.camera.node, self.camera.executor, future.done, timeout), \
-            f'{client.srv_name} did not answer'
-        return future.result()
-
-    def state(self) -> str:
-        return self.call('get', GetState.Request()).current_state.label
-
-    def transitions(self) -> set[str]:
-        reply = self.call('transitions', GetAvailableTransitions.Request())
-        return {t.transition.label for t in reply.available_transitions}
-
-    def change(self, transition: int) -> bool:
-        return self.call('change', ChangeState.Request(
-            transition=Transition(id=transition))).success
-
-    def shut_down(self, node, transition: int) -> str:
-        """Shutdown: the change succeeds and the process exits 0; its output."""
-        assert self.change(transition)
-        code, out = node.wait(timeout=20)
-        assert code == 0 and 'Traceback' not in out, out
-        return out
-
-    def set_string(self, name: str, value: str):
-        [result] = self.call('parameters', SetParameters.Request(parameters=[Parameter(
-            name=name, value=ParameterValue(type=ParameterType.PARAMETER_STRING,
-                                            string_value=value))])).results
-        return result
 
 
 def poses_for(camera, msg, seconds: float = 1.5) -> list:
