@@ -213,8 +213,9 @@ def main() -> int:
     parser.add_argument('--duration', type=float, default=10.0, help='s measured per case')
     parser.add_argument('--repeats', type=int, default=2)
     parser.add_argument('--out', type=pathlib.Path, default=RESULTS)
+    parser.add_argument('--domain', type=int, help='ROS domain (default: one of 40-60)')
     args = parser.parse_args()
-    use_private_domain()
+    use_private_domain(args.domain)
     import rclpy
 
     rclpy.init()

@@ -72,3 +72,21 @@ def test_burst_quick(tmp_path):
     assert report['outputs'] > 0 and report['published'] > 0
     assert report['peak_rss_mb'] > 0 and report['in_stamp_order']
     assert (tmp_path / 'node_burst.png').stat().st_size > 10_000
+
+
+def test_multicam_quick(tmp_path):
+    """Two cameras, one node and a node per camera: every camera answered in both."""
+    command = [sys.executable, str(BENCH / 'multicam.py'), '--cameras', '2', '--repeats', '1',
+               '--model', 'lightning', '--size', '640x480', '--warmup', '0.5',
+               '--duration', '1.5', '--out', str(tmp_path),
+               '--domain', os.environ['ROS_DOMAIN_ID']]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, f'{done.stdout}\n{done.stderr}'
+    report = json.loads((tmp_path / 'multicam.json').read_text())
+    assert [(c['cameras'], c['processes']) for c in report['cases']] in (
+        [(2, 1), (2, 2)], [(2, 2), (2, 1)])
+    for case in report['cases']:
+        assert case['exit_codes'] == [0] * case['processes'], case
+        assert case['min_fps'] > 0 and case['peak_rss_mb'] > 0, case
+        assert set(case['per_camera_fps']) == {'cam0', 'cam1'}
+    assert '| 2 | one process |' in (tmp_path / 'multicam.md').read_text()
