@@ -38,6 +38,7 @@ from common import (
     NodeUnderTest,
     load_frames,
     machine,
+    machine_busy_seconds,
     parse_size,
     percentiles,
     use_private_domain,
@@ -149,9 +150,12 @@ def run_case(count: int, layout: str, args) -> dict:
             raise RuntimeError(f'{layout}, {count} cameras: not every camera answered')
         answers.spin(args.warmup)
         answers.got.clear()
+        cpu_before, busy_before = sum(n.cpu_seconds() for n in nodes), machine_busy_seconds()
         start = time.time_ns()
         answers.spin(args.duration)
         end = time.time_ns()
+        cpu = sum(n.cpu_seconds() for n in nodes) - cpu_before
+        busy = machine_busy_seconds() - busy_before
         memory = [node.memory_mb() for node in nodes]
     finally:
         camera.send_signal(signal.SIGINT)
@@ -167,6 +171,10 @@ def run_case(count: int, layout: str, args) -> dict:
         'total_fps': sum(per_camera.values()), 'per_camera_fps': per_camera,
         'min_fps': min(per_camera.values()), 'max_fps': max(per_camera.values()),
         'latency_ms': latency, 'peak_rss_mb': sum(m.get('hwm', 0.0) for m in memory),
+        # CPU time of the node process(es) per answered frame: what a frame costs, which the
+        # other sessions' load changes less than it changes the rates.
+        'node_cpu_cores': cpu / seconds, 'cpu_ms_per_frame': 1000.0 * cpu / max(len(window), 1),
+        'machine_busy_cores': busy / seconds,
         'processes': len(nodes), 'exit_codes': codes,
         'sent': json.loads(out.strip().splitlines()[-1])['sent'] if out.strip() else None,
         'loadavg_before': load_before, 'loadavg_after': [round(v, 2) for v in os.getloadavg()],
@@ -178,8 +186,9 @@ def run_case(count: int, layout: str, args) -> dict:
 def table(cases: list[dict]) -> str:
     """One row per (cameras, layout): the mean over repeats (min-max of totals)."""
     rows = ['| cameras | layout | total fps | per-camera fps min / max | min / max | '
-            'latency p95 ms | peak RSS MB (all nodes) | load avg (1 min) |',
-            '|---:|---|---:|---:|---:|---:|---:|---|']
+            'latency p95 ms | peak RSS MB (all nodes) | node CPU ms / frame | '
+            'load avg (1 min) |',
+            '|---:|---|---:|---:|---:|---:|---:|---:|---|']
     keys = sorted({(c['cameras'], LAYOUTS.index(c['layout'])) for c in cases})
     for count, index in keys:
         runs = [c for c in cases if c['cameras'] == count and c['layout'] == LAYOUTS[index]]
@@ -196,7 +205,8 @@ def table(cases: list[dict]) -> str:
             f'{mean(lambda c: c["min_fps"]):.1f} / {mean(lambda c: c["max_fps"]):.1f} | '
             f'{mean(lambda c: c["min_fps"] / max(c["max_fps"], 1e-9)):.2f} | '
             f'{mean(lambda c: c["latency_ms"]["p95"] or 0.0):.0f} | '
-            f'{mean(lambda c: c["peak_rss_mb"]):.0f} | {loads[0]:.1f}-{loads[-1]:.1f} |')
+            f'{mean(lambda c: c["peak_rss_mb"]):.0f} | '
+            f'{mean(lambda c: c["cpu_ms_per_frame"]):.1f} | {loads[0]:.1f}-{loads[-1]:.1f} |')
     return '\n'.join(rows) + '\n'
 
 
@@ -232,7 +242,8 @@ def main() -> int:
                     print(f'{count} camera(s), {layout}: {case["total_fps"]:.1f} fps total, '
                           f'{case["min_fps"]:.1f}-{case["max_fps"]:.1f} per camera, p95 '
                           f'{case["latency_ms"]["p95"] or 0:.0f} ms, '
-                          f'{case["peak_rss_mb"]:.0f} MB, load {case["loadavg_before"][0]}',
+                          f'{case["peak_rss_mb"]:.0f} MB, {case["cpu_ms_per_frame"]:.1f} CPU ms '
+                          f'per frame, load {case["loadavg_before"][0]}',
                           flush=True)
     finally:
         rclpy.try_shutdown()

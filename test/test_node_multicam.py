@@ -87,8 +87,10 @@ def test_two_cameras_keep_their_own_state_topics_and_headers(repo, frames):
     cams = cameras('front', 'back')
     front, back = cams['front'], cams['back']
     back.image_pub = back.node.create_publisher(Image, '/robot/rear/image_raw', RELIABLE)
+    # Two interpreters: a camera's frames go to either, its state stays its own.
     node = movenet(repo, 'singlepose_lightning', ('front', 'back'),
-                   '-r', 'back/image:=/robot/rear/image_raw')
+                   '-r', 'back/image:=/robot/rear/image_raw', '-p', 'interpreters:=2',
+                   '-p', 'num_threads:=1')
     try:
         for cam in cams.values():
             cam.wait_for_node(node)
@@ -154,7 +156,7 @@ def test_three_cameras_at_different_rates_are_served_fairly(repo, frames):
     cams = cameras(*names)
     fast = cams['fast']
     # Thunder (the slowest single-pose model): the model, not the cameras, is the bottleneck.
-    node = movenet(repo, 'singlepose_thunder', names)
+    node = movenet(repo, 'singlepose_thunder', names, '-p', 'interpreters:=1')
     try:
         for cam in cams.values():
             cam.wait_for_node(node)

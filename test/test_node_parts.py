@@ -20,6 +20,7 @@ from movenet_ros.nodes.movenet_config import (
     ConfigurationError,
     NodeConfig,
     RuntimeSettings,
+    interpreter_count,
 )
 from movenet_ros.nodes.parameters import Applies, ParameterSpec, change_problem
 from movenet_ros.nodes.statistics import FrameStats
@@ -159,6 +160,27 @@ def test_gaps_before_a_frame_that_waited_are_the_node_s_own():
                                       'received_timestamp': 400}, 1) == (0, 1)
 
 
+def test_the_longest_waiting_camera_goes_first_and_a_busy_one_waits():
+    scheduler = FrameScheduler()
+    scheduler.put('fast', Pending(b'f1', 1.0))
+    scheduler.put('slow', Pending(b's1', 1.0))
+    assert scheduler.put('fast', Pending(b'f2', 2.0)).msg == b'f1'  # replaced, keeps its turn
+    camera, item = scheduler.take()
+    assert (camera, item.msg) == ('fast', b'f2')
+    scheduler.put('fast', Pending(b'f3', 3.0))  # waits behind slow now
+    # A second frame thread: fast is busy (and behind anyway), slow is next.
+    assert scheduler.take()[0] == 'slow'
+    scheduler.release('slow')
+    scheduler.put('slow', Pending(b's2', 4.0))
+    taken = []
+    thread = threading.Thread(target=lambda: taken.append(scheduler.take()))
+    thread.start()
+    thread.join(0.2)
+    assert thread.is_alive() is False and taken[0][0] == 'slow'  # fast is still busy
+    scheduler.release('fast')
+    assert scheduler.take()[1].msg == b'f3'
+
+
 def test_one_camera_keeps_its_newest_frame_and_says_what_it_replaced():
     finished = []
     slot = FrameScheduler()
@@ -225,3 +247,12 @@ def test_the_report_in_each_state():
     stats = FrameStats()
     stats.failed('model_errors', 'model: NaN')
     assert assess(view(), stats.take(1.0)).message == 'model lightning.tflite failed on 1 frame(s)'
+
+
+def test_interpreters_follow_cores_and_threads_at_most_one_per_camera():
+    assert interpreter_count(0, num_threads=2, cameras=4, cpus=2) == 1  # the defaults
+    assert interpreter_count(0, num_threads=1, cameras=4, cpus=2) == 2
+    assert interpreter_count(0, num_threads=1, cameras=1, cpus=8) == 1  # one per camera
+    assert interpreter_count(0, num_threads=4, cameras=3, cpus=2) == 1  # at least one
+    assert interpreter_count(3, num_threads=2, cameras=4, cpus=2) == 3  # asked for
+    assert interpreter_count(3, num_threads=2, cameras=2, cpus=2) == 2

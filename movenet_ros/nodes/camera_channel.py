@@ -28,7 +28,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 from movenet_ros.conversions.images import ImageConversionError
-from movenet_ros.core.model import ModelError
+from movenet_ros.core.model import ModelError, MoveNetModel
 from movenet_ros.msg import PersonPoseArray
 from movenet_ros.nodes.diagnostics import INVALID_CAMERA_INFO, Health, View, assess
 from movenet_ros.nodes.intake import FrameAccounting, FrameScheduler, Pending
@@ -162,12 +162,13 @@ class CameraChannel:
 
     # ---- the frame thread ------------------------------------------------------------------
 
-    def process(self, pending: Pending) -> None:
-        """Estimate, then publish; a bad image or a model failure is counted, not raised."""
+    def process(self, pending: Pending, model: MoveNetModel) -> None:
+        """Estimate on ``model`` (the frame thread's interpreter), then publish; a bad image
+        or a model failure is counted, not raised."""
         outputs, msg, pipeline, logger = self.outputs, pending.msg, self.pipeline, \
             self._node.get_logger()
         try:
-            frame = pipeline.estimate(msg, pending.receipt_s)
+            frame = pipeline.estimate(msg, pending.receipt_s, model)
         except ModelError as exc:  # the model's fault, not the image's: nothing published
             self.stats.failed('model_errors', f'model: {exc}')
             logger.error(str(exc), throttle_duration_sec=WARN_THROTTLE_S)

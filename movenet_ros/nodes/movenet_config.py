@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+import os
 import re
 
 from movenet_ros.core.estimator import (
@@ -84,6 +85,13 @@ def camera_names(value: Sequence[str] | None) -> tuple[str, ...]:
     return names
 
 
+def interpreter_count(requested: int, num_threads: int, cameras: int, cpus: int) -> int:
+    """How many interpreters to run: ``requested`` (0: ``cpus // num_threads``), at least one
+    and at most one per camera (a camera's frames are processed one at a time)."""
+    wanted = requested or cpus // max(num_threads, 1)
+    return max(1, min(wanted, cameras))
+
+
 def camera_topic(camera: str, name: str) -> str:
     """The relative topic ``name`` of ``camera``: ``front/image``; ``image`` unnamed."""
     return f'{camera}/{name}' if camera else name
@@ -108,6 +116,13 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   'Hub); overrides model when not empty.', CONFIGURE),
     ParameterSpec('num_threads', DEFAULT_NUM_THREADS, 'CPU threads for the TFLite interpreter.',
                   CONFIGURE, range=NUM_THREADS_RANGE),
+    ParameterSpec('interpreters', 0,
+                  'Model interpreters the cameras share, each run by its own frame thread '
+                  '(one copy of the weights each, about 25 MB). 0: as many as the cores allow '
+                  'with num_threads each (cores // num_threads), at most one per camera; '
+                  'with the defaults (num_threads 2) on 2 cores that is 1. Several cameras on '
+                  '2 cores: num_threads 1 gives 2 interpreters, which process more frames in '
+                  'total than one with 2 threads.', CONFIGURE, range=Range(0, 16)),
     ParameterSpec('multipose_max_side', DEFAULT_MULTIPOSE_MAX_SIDE,
                   'MultiPose input: the larger side in pixels (a multiple of 32); the other '
                   'side follows the image aspect. Larger finds smaller people, at a higher '
@@ -188,6 +203,7 @@ class NodeConfig:
     model: str  # a built-in name or a .tflite path
     model_parameter: str  # the parameter that named it, for messages
     num_threads: int
+    interpreters: int  # resolved: 1 or more, at most one per camera
     multipose_max_side: int
     image_transport: str
     image_qos_reliability: str
@@ -211,11 +227,15 @@ class NodeConfig:
             raise ConfigurationError(
                 f'parameter model: {values["model"]!r} is not a built-in model; use one of '
                 f'{", ".join(BUILTIN_MODELS)}, or set model_path to a .tflite file')
+        cameras = camera_names(values['cameras'])
         return cls(
-            cameras=camera_names(values['cameras']),
+            cameras=cameras,
             model=values['model_path'] or values['model'],
             model_parameter='model_path' if values['model_path'] else 'model',
-            num_threads=values['num_threads'], multipose_max_side=values['multipose_max_side'],
+            num_threads=values['num_threads'],
+            interpreters=interpreter_count(values['interpreters'], values['num_threads'],
+                                           len(cameras), len(os.sched_getaffinity(0))),
+            multipose_max_side=values['multipose_max_side'],
             image_transport=values['image_transport'],
             image_qos_reliability=values['image_qos_reliability'],
             image_qos_depth=values['image_qos_depth'],

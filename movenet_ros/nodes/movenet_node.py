@@ -18,7 +18,8 @@ thread and waits, as a coroutine, until it is processed; its own mutually exclus
 group keeps the executor from taking another image of that camera meanwhile, so newer frames
 replace each other in the subscription's one-frame queue without being copied into Python,
 and the executor (other cameras, camera_info, parameters, lifecycle services, diagnostics)
-never waits for the model. The frame thread takes the camera that has waited longest. The
+never waits for the model. The frame thread takes the camera that has waited longest (with
+``interpreters`` above 1, a frame thread per interpreter, each taking the next camera). The
 policies live in plain classes beside this file: parameters (:mod:`.movenet_config`), one
 camera (:mod:`.camera_channel`), the frame's work (:mod:`.pipeline`), frame intake, fair
 scheduling and accounting (:mod:`.intake`, :mod:`.statistics`) and the health report
@@ -38,6 +39,7 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
+from movenet_ros.core.model import MoveNetModel
 from movenet_ros.nodes.camera_channel import (
     NOT_SUBSCRIBED,
     RELIABLE,
@@ -78,7 +80,8 @@ class MoveNetNode(LifecycleNode):
         self._config: NodeConfig | None = None
         self._channels: list[CameraChannel] = []
         self._scheduler: FrameScheduler | None = None
-        self._frame_thread: threading.Thread | None = None
+        self._models: list[MoveNetModel] = []  # the interpreters; each has a frame thread
+        self._frame_threads: list[threading.Thread] = []
         self._stats: dict[str, FrameStats] = {}  # per camera name, since start
         self._diagnostics_pub = None
         self._diagnostics_timer = None
@@ -106,13 +109,13 @@ class MoveNetNode(LifecycleNode):
         try:
             config = NodeConfig.from_values(values, self._problems)
             settings = RuntimeSettings.from_values(values)
-            model = load_model(config)
-            pipelines = [FramePipeline(config, settings, model) for _ in config.cameras]
+            models = [load_model(config) for _ in range(config.interpreters)]
+            pipelines = [FramePipeline(config, settings, models[0]) for _ in config.cameras]
         except (ConfigurationError, ValueError) as exc:
             self._configure_error = str(exc)
             self.get_logger().error(f'configuration error: {exc}')
             return FAILURE
-        self._config, self._configure_error = config, ''
+        self._config, self._configure_error, self._models = config, '', models
         self._channels = [
             CameraChannel(self, name, config, pipeline, self._stats.setdefault(name,
                                                                                 FrameStats()))
@@ -123,17 +126,21 @@ class MoveNetNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Subscribe to every camera; the publishers go live."""
         self._scheduler = FrameScheduler()
-        self._frame_thread = threading.Thread(target=self._work, name='movenet_frames',
-                                              args=(self._scheduler,), daemon=True)
-        self._frame_thread.start()
+        self._frame_threads = [
+            threading.Thread(target=self._work, name=f'movenet_frames_{index}',
+                             args=(self._scheduler, model), daemon=True)
+            for index, model in enumerate(self._models)]
+        for thread in self._frame_threads:
+            thread.start()
         for channel in self._channels:
             channel.subscribe(self._scheduler)
         self.lifecycle_state = 'active'
         config, model = self._config, self._channels[0].pipeline.model
         topics = ', '.join(f'"{channel.input_topic}"' for channel in self._channels)
+        interpreters = f', {len(self._models)} interpreters' if len(self._models) > 1 else ''
         self.get_logger().info(
             f'active: {model.name} ({model.path}) on {topics} '
-            f'[{config.image_transport}, {config.image_qos_reliability}]')
+            f'[{config.image_transport}, {config.image_qos_reliability}{interpreters}]')
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -168,15 +175,16 @@ class MoveNetNode(LifecycleNode):
             for channel, waiting in self._scheduler.close():
                 channel.stats.count(dropped=1)
                 waiting.finished()
-            self._frame_thread.join()
-            self._scheduler = self._frame_thread = None
+            for thread in self._frame_threads:
+                thread.join()
+            self._scheduler, self._frame_threads = None, []
 
     def release(self) -> None:
         """Undo activate and configure, whatever was done of them."""
         self._close_inputs()
         for channel in self._channels:
             channel.destroy()
-        self._channels = []
+        self._channels, self._models = [], []
         self.lifecycle_state = 'unconfigured'
 
     # ---- parameters ------------------------------------------------------------------------
@@ -204,13 +212,13 @@ class MoveNetNode(LifecycleNode):
 
     # ---- the frame thread ------------------------------------------------------------------
 
-    def _work(self, scheduler: FrameScheduler) -> None:
-        """The frame thread: the frame of the camera waiting longest, until the scheduler
-        closes (deactivate)."""
+    def _work(self, scheduler: FrameScheduler, model: MoveNetModel) -> None:
+        """A frame thread: on its interpreter (``model``), the frame of the camera waiting
+        longest, until the scheduler closes (deactivate)."""
         while (taken := scheduler.take()) is not None:
             channel, pending = taken
             try:
-                channel.process(pending)
+                channel.process(pending, model)
             except Exception as exc:  # never let one frame kill the node
                 if not self.context.ok():
                     return  # shutting down (Ctrl-C): nothing left to report to

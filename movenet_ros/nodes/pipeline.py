@@ -111,10 +111,14 @@ class FramePipeline:
         estimator.set_crop_tracking(settings.crop_tracking)
         self.settings = settings
 
-    def estimate(self, msg: Image | CompressedImage, receipt_s: float) -> Frame:
-        """The poses for ``msg``, received at ``receipt_s`` (ROS time); raises
-        ImageConversionError/ValueError for a bad image, ModelError when the model fails."""
+    def estimate(self, msg: Image | CompressedImage, receipt_s: float,
+                 model: MoveNetModel | None = None) -> Frame:
+        """The poses for ``msg``, received at ``receipt_s`` (ROS time), on ``model`` (an
+        interpreter of the same model file as :attr:`model`, free for this thread) or else on
+        :attr:`model`; raises ImageConversionError/ValueError for a bad image, ModelError when
+        the model fails."""
         self._apply_requested()
+        self._estimator.model = model or self.model  # the crop and tracks stay the camera's
         started = time.perf_counter()
         if isinstance(msg, CompressedImage):
             image, order = compressed_to_array(msg, self.max_image_pixels)
