@@ -2,22 +2,24 @@
 # SPDX-License-Identifier: Apache-2.0
 """Several cameras: one movenet_node for all of them vs one movenet_node per camera.
 
-For each camera count (1, 2, 4 by default) both layouts run in the same invocation, the
-cases interleaved (and their order alternated on each repeat), so the machine's other load
-hits both alike. One camera process publishes every camera (``cam0/image``, ``cam1/image``,
+Three layouts: one node with one interpreter (``num_threads`` 2), one node with two
+interpreters (``num_threads`` 1 each), and one node per camera (``num_threads`` 2 each). For
+each camera count (1, 2, 4 by default) the layouts run in the same invocation, the cases
+interleaved (and their order alternated on each repeat), so the machine's other load
+hits all alike. One camera process publishes every camera (``cam0/image``, ``cam1/image``,
 ...: real frames of the demo video at the set size and rate, stamped with the wall clock);
 the node(s) answer on ``cam<i>/poses``; this process receives every answer:
 
 * **total fps**: answers per second over the measured window, all cameras;
 * **per-camera fps min / max**: fairness (equal rates give min / max = 1);
 * **latency p95**: answer receipt minus image stamp, over all cameras (one host, one clock);
-* **peak RSS**: the sum of the node processes' VmHWM (the camera process is the same in both
-  layouts and not counted).
+* **peak RSS**: the sum of the node processes' VmHWM (the camera process is the same in every
+  layout and not counted).
 
 Every case records ``os.getloadavg()`` before and after. Writes ``results/multicam.json``
 and ``results/multicam.md``::
 
-    python bench/multicam.py                    # 1, 2, 4 cameras, 2 repeats, ~6 minutes
+    python bench/multicam.py                    # 1, 2, 4 cameras, 2 repeats, ~8 minutes
     python bench/multicam.py --cameras 2 --repeats 1 --duration 3 --out /tmp/x   # smoke
 """
 
@@ -44,7 +46,7 @@ from common import (
     use_private_domain,
 )
 
-LAYOUTS = ('one process', 'process per camera')
+LAYOUTS = ('one process', 'one process, 2 interpreters', 'process per camera')
 
 
 def camera_names(count: int) -> list[str]:
@@ -135,9 +137,15 @@ def run_case(count: int, layout: str, args) -> dict:
     params = (f'multipose_max_side:={args.max_side}',)
     if layout == LAYOUTS[0]:
         nodes = [NodeUnderTest(args.model, args.threads,
-                               params=(*params, f'cameras:=[{",".join(names)}]'))]
+                               params=(*params, 'interpreters:=1',
+                                       f'cameras:=[{",".join(names)}]'))]
+    elif layout == LAYOUTS[1]:  # the 2 cores split between two interpreters
+        nodes = [NodeUnderTest(args.model, max(1, args.threads // 2),
+                               params=(*params, 'interpreters:=2',
+                                       f'cameras:=[{",".join(names)}]'))]
     else:
-        nodes = [NodeUnderTest(args.model, args.threads, params=(*params, f'cameras:=[{n}]'))
+        nodes = [NodeUnderTest(args.model, args.threads,
+                               params=(*params, 'interpreters:=1', f'cameras:=[{n}]'))
                  for n in names]
     load_before = [round(v, 2) for v in os.getloadavg()]
     answers = Answers(names)
@@ -234,8 +242,10 @@ def main() -> int:
     try:
         for repeat in range(args.repeats):
             for count in args.cameras:
-                # Interleaved, the order alternated: neither layout always runs first.
-                order = LAYOUTS if (repeat + count) % 2 == 0 else LAYOUTS[::-1]
+                # Interleaved, the order alternated: no layout always runs first. With one
+                # camera, two interpreters would be one (at most one per camera).
+                layouts = [lay for lay in LAYOUTS if count > 1 or lay != LAYOUTS[1]]
+                order = layouts if (repeat + count) % 2 == 0 else layouts[::-1]
                 for layout in order:
                     case = run_case(count, layout, args) | {'repeat': repeat}
                     cases.append(case)

@@ -70,6 +70,11 @@ def stamps(msgs) -> set[tuple[int, int]]:
     return {(m.header.stamp.sec, m.header.stamp.nanosec) for m in msgs}
 
 
+def answers(cam) -> list:
+    """The camera's poses but those of the warm-up images."""
+    return [p for p in cam.poses if p.header.frame_id != 'warm_up']
+
+
 def reference_pipelines(names) -> dict[str, FramePipeline]:
     """What the node should do per camera: one pipeline each on one model (the node's
     defaults, which config/singlepose_lightning.yaml lists)."""
@@ -119,7 +124,7 @@ def test_two_cameras_keep_their_own_state_topics_and_headers(repo, frames):
                 m.markers[0].header.frame_id for m in cam.markers}
             own = {'front': 'front_optical', 'back': 'rear_optical'}[cam.name]
             assert frame_ids == {'warm_up', own}, (cam.name, frame_ids)
-            assert stamps(cam.poses) - {(1, 0)} == stamps(sent[cam.name])
+            assert stamps(answers(cam)) == stamps(sent[cam.name])
         # One status per camera, named <node>: <camera>.
         assert spin_until(front.node, front.executor,
                           lambda: front.diagnostics and back.diagnostics, 5.0)
@@ -193,7 +198,7 @@ def test_three_cameras_at_different_rates_are_served_fairly(repo, frames):
         for name in ('fast', 'slow'):
             cam = cams[name]
             assert {p.header.frame_id for p in cam.poses} == {'warm_up', f'{name}_optical'}
-            assert stamps(cam.poses) - {(1, 0)} <= stamps(sent[name])
+            assert stamps(answers(cam)) <= stamps(sent[name])
 
         # The slow camera goes silent: the fast one goes on (and gets its share too).
         sent['fast'].clear()
