@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Camera bags made from the real demo footage, as ``ros2 bag record`` would have saved them.
+
+Written with rosbags' own writer and types (not the project's bag writer), so the reader is
+tested on bags it did not make: a raw ``sensor_msgs/Image`` topic (bgr8) and a JPEG
+``sensor_msgs/CompressedImage`` topic of the same frames, each message stamped at capture time
+and logged a few milliseconds later, as a recorder receives it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import pathlib
+
+import cv2
+import numpy as np
+from rosbags.interfaces import (
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+RAW_TOPIC = '/camera/color/image_raw'
+COMPRESSED_TOPIC = '/camera/color/image_raw/compressed'
+INFO_TOPIC = '/camera/color/camera_info'
+FRAME_ID = 'camera_color_optical_frame'
+START_NS = 1_767_225_600_123_456_789  # 2026-01-01, with nanoseconds that must survive
+PERIOD_NS = 33_333_333                # 30 fps
+LOG_DELAY_NS = 7_000_000              # receive time after capture
+STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
+_INFINITE = QosTime(9223372036, 854775807)
+CAMERA_QOS = Qos(QosHistory.UNKNOWN, 0, QosReliability.BEST_EFFORT, QosDurability.VOLATILE,
+                 _INFINITE, _INFINITE, QosLiveliness.AUTOMATIC, _INFINITE, False)
+
+
+@dataclass
+class RecordedFrame:
+    """What a frame of the camera bag holds: the BGR pixels, JPEG bytes and its times."""
+
+    bgr: np.ndarray
+    jpeg: bytes
+    stamp_ns: int
+    log_time_ns: int
+
+
+def make_camera_bag(path: pathlib.Path, frames: list[np.ndarray], storage: str = 'mcap',
+                    with_info: bool = True) -> list[RecordedFrame]:
+    """Write ``frames`` (BGR) to a new bag folder ``path`` on RAW_TOPIC and COMPRESSED_TOPIC
+    (plus a camera_info topic, which is not an image); returns what was written."""
+    store = get_typestore(Stores.ROS2_JAZZY)
+    Image = store.types['sensor_msgs/msg/Image']  # noqa: N806 (message classes)
+    Compressed = store.types['sensor_msgs/msg/CompressedImage']  # noqa: N806
+    Header = store.types['std_msgs/msg/Header']  # noqa: N806
+    Time = store.types['builtin_interfaces/msg/Time']  # noqa: N806
+    Info = store.types['sensor_msgs/msg/CameraInfo']  # noqa: N806
+    Roi = store.types['sensor_msgs/msg/RegionOfInterest']  # noqa: N806
+    written = []
+    with Writer(path, version=9, storage_plugin=STORAGES[storage]) as writer:
+        raw = writer.add_connection(RAW_TOPIC, Image.__msgtype__, typestore=store,
+                                    offered_qos_profiles=[CAMERA_QOS])
+        jpeg = writer.add_connection(COMPRESSED_TOPIC, Compressed.__msgtype__, typestore=store,
+                                     offered_qos_profiles=[CAMERA_QOS])
+        info = writer.add_connection(INFO_TOPIC, Info.__msgtype__, typestore=store,
+                                     offered_qos_profiles=[CAMERA_QOS]) if with_info else None
+        for index, bgr in enumerate(frames):
+            stamp = START_NS + index * PERIOD_NS
+            log_time = stamp + LOG_DELAY_NS
+            header = Header(stamp=Time(sec=stamp // 10**9, nanosec=stamp % 10**9),
+                            frame_id=FRAME_ID)
+            h, w = bgr.shape[:2]
+            msg = Image(header=header, height=h, width=w, encoding='bgr8', is_bigendian=0,
+                        step=w * 3, data=np.ascontiguousarray(bgr).reshape(-1))
+            writer.write(raw, log_time, store.serialize_cdr(msg, Image.__msgtype__))
+            ok, encoded = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            assert ok
+            cmsg = Compressed(header=header, format='bgr8; jpeg compressed bgr8',
+                              data=encoded.reshape(-1))
+            writer.write(jpeg, log_time + 1000, store.serialize_cdr(cmsg, Compressed.__msgtype__))
+            if info is not None:
+                imsg = Info(header=header, height=h, width=w, distortion_model='plumb_bob',
+                            d=np.zeros(5),
+                            k=np.array([1000.0, 0, w / 2, 0, 1000.0, h / 2, 0, 0, 1]),
+                            r=np.eye(3).reshape(-1), p=np.zeros(12), binning_x=0, binning_y=0,
+                            roi=Roi(x_offset=0, y_offset=0, height=0, width=0,
+                                    do_rectify=False))
+                writer.write(info, log_time, store.serialize_cdr(imsg, Info.__msgtype__))
+            written.append(RecordedFrame(bgr, encoded.tobytes(), stamp, log_time))
+    return written
+
+
+def storage_file(bag: pathlib.Path) -> pathlib.Path:
+    """The one .mcap or .db3 file of a bag folder."""
+    (file,) = [p for p in bag.iterdir() if p.suffix in ('.mcap', '.db3')]
+    return file
