@@ -22,7 +22,7 @@ from rosbags.interfaces import (
     QosReliability,
     QosTime,
 )
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 RAW_TOPIC = '/camera/color/image_raw'
@@ -49,9 +49,11 @@ class RecordedFrame:
 
 
 def make_camera_bag(path: pathlib.Path, frames: list[np.ndarray], storage: str = 'mcap',
-                    with_info: bool = True) -> list[RecordedFrame]:
+                    with_info: bool = True, zstd_chunks: bool = False) -> list[RecordedFrame]:
     """Write ``frames`` (BGR) to a new bag folder ``path`` on RAW_TOPIC and COMPRESSED_TOPIC
-    (plus a camera_info topic, which is not an image); returns what was written."""
+    (plus a camera_info topic, which is not an image); returns what was written. Every
+    message has its own log time. ``zstd_chunks``: MCAP chunks compressed, as ``ros2 bag
+    record`` can write them."""
     store = get_typestore(Stores.ROS2_JAZZY)
     Image = store.types['sensor_msgs/msg/Image']  # noqa: N806 (message classes)
     Compressed = store.types['sensor_msgs/msg/CompressedImage']  # noqa: N806
@@ -60,7 +62,10 @@ def make_camera_bag(path: pathlib.Path, frames: list[np.ndarray], storage: str =
     Info = store.types['sensor_msgs/msg/CameraInfo']  # noqa: N806
     Roi = store.types['sensor_msgs/msg/RegionOfInterest']  # noqa: N806
     written = []
-    with Writer(path, version=9, storage_plugin=STORAGES[storage]) as writer:
+    writer = Writer(path, version=9, storage_plugin=STORAGES[storage])
+    if zstd_chunks:
+        writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
+    with writer:
         raw = writer.add_connection(RAW_TOPIC, Image.__msgtype__, typestore=store,
                                     offered_qos_profiles=[CAMERA_QOS])
         jpeg = writer.add_connection(COMPRESSED_TOPIC, Compressed.__msgtype__, typestore=store,
@@ -88,7 +93,7 @@ def make_camera_bag(path: pathlib.Path, frames: list[np.ndarray], storage: str =
                             r=np.eye(3).reshape(-1), p=np.zeros(12), binning_x=0, binning_y=0,
                             roi=Roi(x_offset=0, y_offset=0, height=0, width=0,
                                     do_rectify=False))
-                writer.write(info, log_time, store.serialize_cdr(imsg, Info.__msgtype__))
+                writer.write(info, log_time + 2000, store.serialize_cdr(imsg, Info.__msgtype__))
             written.append(RecordedFrame(bgr, encoded.tobytes(), stamp, log_time))
     return written
 

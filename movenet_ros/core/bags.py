@@ -36,6 +36,7 @@ from rosbags.rosbag2 import Reader, ReaderError
 from rosbags.rosbag2.metadata import parse_qos
 from rosbags.serde import SerdeError
 from rosbags.typesys import Stores, get_typestore
+from zstandard import ZstdError
 
 from movenet_ros.conversions.images import (
     ImageConversionError,
@@ -43,6 +44,11 @@ from movenet_ros.conversions.images import (
     image_to_array,
 )
 from movenet_ros.core.image_headers import DEFAULT_MAX_IMAGE_PIXELS
+
+try:  # rosbags' zstd: the standard library's from Python 3.14, its backport before
+    from compression.zstd import ZstdError as StdZstdError
+except ImportError:
+    from backports.zstd import ZstdError as StdZstdError
 
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
@@ -52,7 +58,7 @@ STORAGE_SUFFIXES = ('.mcap', '.db3')
 # decompressors underneath): caught at this one boundary and reported as damage.
 _STORAGE_ERRORS = (ReaderError, McapError, CRCValidationError, OSError, EOFError,
                    sqlite3.Error, apsw.Error, struct.error, ValueError, KeyError, IndexError,
-                   RuntimeError, MemoryError)
+                   RuntimeError, MemoryError, ZstdError, StdZstdError)
 # Undecodable CDR (a cut or corrupt message).
 _DECODE_ERRORS = (SerdeError, struct.error, ValueError, IndexError, KeyError, TypeError,
                   AssertionError)
@@ -341,7 +347,8 @@ class RosBag:
             self.close()
             raise
         if not self._storages:
-            raise BagReadError(f'{self.path}: no readable storage file')
+            raise BagReadError(f'{self.path}: no readable storage file: '
+                               f'{"; ".join(self.damage)}')
         self.topics: dict[str, BagTopic] = {}
         for storage in self._storages:
             for topic in storage.topics:
@@ -352,6 +359,9 @@ class RosBag:
                     count = (None if known.count is None or topic.count is None
                              else known.count + topic.count)
                     self.topics[topic.name] = replace(known, count=count)
+        if not self.topics and self.damage:
+            self.close()
+            raise BagReadError(f'{self.path}: nothing readable in it: {"; ".join(self.damage)}')
 
     @property
     def image_topics(self) -> list[BagTopic]:
@@ -374,9 +384,9 @@ class RosBag:
                     self._add(_Indexed(path), files)
                     return
                 except _STORAGE_ERRORS as exc:
-                    self.damage.append(f'{path}: {exc}; its storage files are read one by one')
+                    self._note(f'{path}: {exc}; its storage files are read one by one')
             elif files:
-                self.damage.append(f'{path} has no metadata.yaml (a recording that did not '
+                self._note(f'{path} has no metadata.yaml (a recording that did not '
                                    'finish?): its storage files are read one by one')
             if not files:
                 raise BagReadError(f'{path}: not a rosbag2 folder (no metadata.yaml, no '
@@ -395,12 +405,12 @@ class RosBag:
             try:
                 scan = _scan(file)
             except BagReadError as exc:
-                self.damage.append(f'{first}; {exc}')
+                self._note(f'{first}; {exc}')
                 continue
             except _STORAGE_ERRORS as exc:
-                self.damage.append(f'{first}; cannot be read record by record either ({exc})')
+                self._note(f'{first}; cannot be read record by record either ({exc})')
                 continue
-            self.damage.append(f'{first}; it is read record by record')
+            self._note(f'{first}; it is read record by record')
             self._add(scan, [])
             self._report(scan)
 
@@ -408,10 +418,16 @@ class RosBag:
         self._fallbacks[id(storage)] = fallback
         self._storages.append(storage)
 
+    def _note(self, sentence: str) -> None:
+        """Add a problem to ``damage``, once (reading a topic again finds it again)."""
+        if sentence not in self.damage:
+            self.damage.append(sentence)
+
     def _report(self, storage: _Storage) -> None:
         """Add the storage's problems found since the last report to ``damage``."""
         done = self._reported.get(id(storage), 0)
-        self.damage += [f'{storage.name}: {p}' for p in storage.problems[done:]]
+        for problem in storage.problems[done:]:
+            self._note(f'{storage.name}: {problem}')
         self._reported[id(storage)] = len(storage.problems)
 
     def messages(self, topics: set[str] | list[str]) -> Iterator[BagMessage]:
@@ -427,16 +443,16 @@ class RosBag:
                     yield message
                 continue
             except _STORAGE_ERRORS as exc:
-                self.damage.append(f'{storage.name}: reading stopped part way ({exc})')
+                self._note(f'{storage.name}: reading stopped part way ({exc})')
             finally:
                 self._report(storage)
             for file in self._fallbacks.get(id(storage), []):
                 try:
                     scan = _scan(file)
                 except (BagReadError, *_STORAGE_ERRORS) as exc:
-                    self.damage.append(f'{file}: cannot be read record by record ({exc})')
+                    self._note(f'{file}: cannot be read record by record ({exc})')
                     continue
-                self.damage.append(f'{file}: read again record by record, skipping the '
+                self._note(f'{file}: read again record by record, skipping the '
                                    'messages already read')
                 try:
                     for message in scan.messages(topics):
