@@ -218,8 +218,13 @@ def test_sqlite3_bag_decodes_completely_with_sqlite_and_its_stored_definitions(
 
 
 def test_a_written_bag_reads_back_as_a_camera_bag(processed, tmp_path):
+    """Raw images come back pixel for pixel; JPEG ones (write_compressed) as image_transport
+    formats them, close to the original."""
     path = tmp_path / 'bag'
     _write(path, processed, 'mcap')
+    with PoseBagWriter(tmp_path / 'jpeg') as writer:
+        for image, _, stamp, log_time in processed:
+            writer.write_compressed('/image/compressed', image, stamp, FRAME_ID, log_time)
     with RosBag(path) as bag:
         assert [t.name for t in bag.image_topics] == [IMAGE_TOPIC]
         frames = list(bag.frames(IMAGE_TOPIC))
@@ -227,6 +232,16 @@ def test_a_written_bag_reads_back_as_a_camera_bag(processed, tmp_path):
         assert (frame.stamp_ns, frame.log_time_ns, frame.frame_id) == (stamp, log_time,
                                                                       FRAME_ID)
         np.testing.assert_array_equal(frame.image, image)
+    with RosBag(tmp_path / 'jpeg') as bag:
+        frames = list(bag.frames('/image/compressed'))
+    with storage_file(tmp_path / 'jpeg').open('rb') as f:
+        formats = {m.format for *_, m in make_reader(
+            f, decoder_factories=[DecoderFactory()]).iter_decoded_messages()}
+    assert formats == {'bgr8; jpeg compressed bgr8'}
+    for frame, (image, _, stamp, _) in zip(frames, processed, strict=True):
+        assert frame.error is None and frame.stamp_ns == stamp
+        assert frame.image.shape == image.shape
+        assert np.abs(frame.image.astype(int) - image).mean() < 4
 
 
 def test_copied_messages_keep_their_bytes_and_qos(processed, tmp_path):

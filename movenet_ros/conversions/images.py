@@ -218,16 +218,14 @@ def array_to_image_msg(image: np.ndarray, encoding: str, header: Header | None =
     return msg
 
 
-def array_to_compressed_msg(image: np.ndarray, header: Header | None = None,
-                            image_format: str = 'jpeg', quality: int = 90,
-                            encoding: str = 'bgr8') -> CompressedImage:
-    """A ``sensor_msgs/CompressedImage`` (JPEG or PNG) of a BGR or mono ``image``.
+def encode_compressed(image: np.ndarray, image_format: str = 'jpeg', quality: int = 90,
+                      encoding: str = 'bgr8') -> tuple[str, np.ndarray]:
+    """(CompressedImage ``format``, encoded bytes as a uint8 array) of a BGR or mono image.
 
     ``format`` follows image_transport ('bgr8; jpeg compressed bgr8'), so its subscribers and
-    :func:`compressed_to_array` both read it. ``quality`` is the JPEG quality (1-100).
+    :func:`compressed_to_array` both read it; ``encoding`` names the original image's
+    encoding. ``quality`` is the JPEG quality (1-100). ROS-free: bags use it too.
     """
-    from sensor_msgs.msg import CompressedImage
-
     if image_format not in ('jpeg', 'png'):
         raise ImageConversionError(f"image_format must be 'jpeg' or 'png', got {image_format!r}")
     if not 1 <= quality <= 100:
@@ -238,9 +236,20 @@ def array_to_compressed_msg(image: np.ndarray, header: Header | None = None,
         raise ImageConversionError(f'cannot {image_format}-encode an image of shape '
                                    f'{image.shape}')
     target = 'mono8' if image.ndim == 2 or image.shape[2] == 1 else 'bgr8'
+    return f'{encoding}; {image_format} compressed {target}', encoded.reshape(-1)
+
+
+def array_to_compressed_msg(image: np.ndarray, header: Header | None = None,
+                            image_format: str = 'jpeg', quality: int = 90,
+                            encoding: str = 'bgr8') -> CompressedImage:
+    """A ``sensor_msgs/CompressedImage`` (JPEG or PNG) of a BGR or mono ``image``; see
+    :func:`encode_compressed` for ``format`` and ``quality``."""
+    from sensor_msgs.msg import CompressedImage
+
+    fmt, encoded = encode_compressed(image, image_format, quality, encoding)
     data = array.array('B')
     data.frombytes(encoded)
-    msg = CompressedImage(format=f'{encoding}; {image_format} compressed {target}')
+    msg = CompressedImage(format=fmt)
     if header is not None:
         msg.header = header
     msg.data = data
