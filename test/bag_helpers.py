@@ -14,14 +14,7 @@ import pathlib
 
 import cv2
 import numpy as np
-from rosbags.interfaces import (
-    Qos,
-    QosDurability,
-    QosHistory,
-    QosLiveliness,
-    QosReliability,
-    QosTime,
-)
+from rosbags import interfaces as bag_types
 from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
@@ -33,9 +26,12 @@ START_NS = 1_767_225_600_123_456_789  # 2026-01-01, with nanoseconds that must s
 PERIOD_NS = 33_333_333                # 30 fps
 LOG_DELAY_NS = 7_000_000              # receive time after capture
 STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
-_INFINITE = QosTime(9223372036, 854775807)
-CAMERA_QOS = Qos(QosHistory.UNKNOWN, 0, QosReliability.BEST_EFFORT, QosDurability.VOLATILE,
-                 _INFINITE, _INFINITE, QosLiveliness.AUTOMATIC, _INFINITE, False)
+_INFINITE = bag_types.QosTime(9223372036, 854775807)
+# A camera driver's sensor-data publisher, as a recorder discovers it.
+CAMERA_QOS = bag_types.Qos(
+    bag_types.QosHistory.UNKNOWN, 0, bag_types.QosReliability.BEST_EFFORT,
+    bag_types.QosDurability.VOLATILE, _INFINITE, _INFINITE, bag_types.QosLiveliness.AUTOMATIC,
+    _INFINITE, False)
 
 
 @dataclass

@@ -10,6 +10,7 @@ writer's rosbags messages come from one builder: their CDR bytes are compared.
 from __future__ import annotations
 
 import numpy as np
+from people import FACING_CAMERA_XY
 import pytest
 from rclpy.serialization import serialize_message
 
@@ -27,29 +28,20 @@ from movenet_ros.core.overlay import IMAGE_MARKER_OFFSET, image_marker_shapes
 from movenet_ros.core.results import Pose, PoseResult
 
 THRESHOLD = 0.3
-SIZE = (800, 600)  # (width, height): strokes 2 px (bones 3 px), keypoint radius 3 px
-# A person facing the camera (their left on the image's right); two keypoints below the
-# threshold and one outside the image (score 0, as decoding gives it).
-XY = {
-    'nose': (400, 100), 'left_eye': (420, 90), 'right_eye': (380, 90),
-    'left_ear': (440, 100), 'right_ear': (360, 100),
-    'left_shoulder': (500, 200), 'right_shoulder': (300, 200),
-    'left_elbow': (600, 300), 'right_elbow': (200, 300),
-    'left_wrist': (600, 450), 'right_wrist': (200, 450),
-    'left_hip': (460, 450), 'right_hip': (340, 450),
-    'left_knee': (470, 560), 'right_knee': (330, 560),
-    'left_ankle': (470, 650), 'right_ankle': (330, 590),
-}
+SIZE = (800, 700)  # (width, height): strokes 2 px (bones 3 px), keypoint radius 3 px
+# A person facing the camera (their left on the image's right), two keypoints below the
+# threshold, the ankles below the image (y = 750 > 699.5: score 0, as decoding gives it).
+XY = FACING_CAMERA_XY
 LOW = ('left_ear', 'right_wrist')
-OUTSIDE = 'left_ankle'  # y = 650 > 599.5
+OUTSIDE = ('left_ankle', 'right_ankle')
 
 
 def _pose(dx: float = 0.0) -> Pose:
     keypoints = np.zeros((17, 3))
     for name, (x, y) in XY.items():
-        score = 0.1 if name in LOW else 0.0 if name == OUTSIDE else 0.8
+        score = 0.1 if name in LOW else 0.0 if name in OUTSIDE else 0.8
         keypoints[KEYPOINT_INDEX[name]] = (x + dx, y, score)
-    return Pose(keypoints=keypoints, score=0.7, box=(200.0, 90.0, 600.0, 590.0))
+    return Pose(keypoints=keypoints, score=0.7, box=(200.0, 90.0, 600.0, 699.5))
 
 
 def _xy(msg) -> np.ndarray:
@@ -64,7 +56,7 @@ def test_image_markers_sit_on_the_keypoints_in_corner_pixels():
     pose = _pose()
     bones, keypoints = poses_to_image_markers([pose], None, THRESHOLD, SIZE)
     shown = [i for i in range(17) if pose.keypoints[i, 2] >= THRESHOLD]
-    assert len(shown) == 14  # 17 minus two low and one outside
+    assert len(shown) == 13  # 17 minus two low and two outside
     # POINTS: every visible keypoint, at its position + 0.5, coloured by its side.
     assert keypoints.type == keypoints.POINTS and keypoints.ns == 'keypoints'
     np.testing.assert_array_equal(_xy(keypoints)[:, :2], pose.keypoints[shown, :2] + 0.5)
@@ -75,7 +67,7 @@ def test_image_markers_sit_on_the_keypoints_in_corner_pixels():
     expected = [(a, b, side) for a, b, side in SKELETON if a in shown and b in shown]
     assert bones.type == bones.LINE_LIST and bones.ns == 'bones'
     ends = _xy(bones)[:, :2].reshape(-1, 2, 2)
-    assert len(ends) == len(expected) == 13  # 16 bones less 3 ending at a hidden keypoint
+    assert len(ends) == len(expected) == 12  # 16 bones less 4 ending at a hidden keypoint
     for (a, b, side), (pa, pb), ca, cb in zip(expected, ends, bones.outline_colors[::2],
                                               bones.outline_colors[1::2], strict=True):
         np.testing.assert_array_equal(pa, pose.keypoints[a, :2] + 0.5)
@@ -107,8 +99,8 @@ def test_image_markers_agree_with_the_annotated_image():
 def test_image_markers_hold_everyone_and_are_empty_without_people():
     one, other = _pose(), _pose(dx=-150.0)
     bones, keypoints = poses_to_image_markers([one, other], None, THRESHOLD, SIZE)
-    assert len(keypoints.points) == 28 and len(bones.points) == 52
-    np.testing.assert_array_equal(_xy(keypoints)[14:, 0], _xy(keypoints)[:14, 0] - 150.0)
+    assert len(keypoints.points) == 26 and len(bones.points) == 48
+    np.testing.assert_array_equal(_xy(keypoints)[13:, 0], _xy(keypoints)[:13, 0] - 150.0)
     bones, keypoints = poses_to_image_markers([], None, THRESHOLD, SIZE)
     assert (len(bones.points), len(keypoints.points)) == (0, 0)
     assert bones.action == bones.ADD  # an empty marker replaces the last frame's
