@@ -35,8 +35,7 @@ from movenet_ros.core.camera import Pinhole
 from movenet_ros.core.estimator import PoseEstimator
 from movenet_ros.core.keypoints import SKELETON
 from movenet_ros.core.model import MoveNetModel
-from movenet_ros.core.temporal import TemporalFilter
-from movenet_ros.core.tracking import PoseTracker
+from movenet_ros.core.temporal import TemporalFilter, TemporalSettings
 
 FRAME_INDICES = (100, 101, 102, 229)  # the man and the woman; then nobody
 STAMP0 = 1_767_225_600_000_000_001
@@ -57,7 +56,7 @@ def processed(demo_video) -> list:
     """[(frame, result, stamp_ns, log_time_ns)] of MultiPose with tracking on real frames."""
     frames = read_frames(demo_video, FRAME_INDICES)
     estimator = PoseEstimator(MoveNetModel('multipose'))
-    temporal = TemporalFilter(PoseTracker())
+    temporal = TemporalFilter(TemporalSettings(smoothing=False))
     out = []
     for n, index in enumerate(FRAME_INDICES):
         stamp = STAMP0 + n * PERIOD
