@@ -39,11 +39,12 @@ class MessageDefinitionsError(RuntimeError):
 
 
 def message_directories() -> list[pathlib.Path]:
-    """Where our ``.msg`` files may be, most specific first: the source tree next to this
-    package (a checkout or a colcon symlink install), ``share/movenet_ros/msg`` of the prefix
-    this package is installed in, of every ``AMENT_PREFIX_PATH`` entry, and of sys.prefix."""
+    """Where our ``.msg`` files may be, most specific first: the package data of a pip install
+    (setup.cfg), the source tree next to this package (a checkout or a colcon symlink
+    install), ``share/movenet_ros/msg`` of the prefix this package is installed in, of every
+    ``AMENT_PREFIX_PATH`` entry, and of sys.prefix."""
     here = pathlib.Path(__file__).resolve().parent.parent   # .../movenet_ros
-    candidates = [here.parent / 'msg']
+    candidates = [here / 'message_definitions', here.parent / 'msg']
     # <prefix>/lib/pythonX.Y/site-packages/movenet_ros -> <prefix>
     if len(here.parents) >= 4:
         candidates.append(here.parents[3] / 'share' / PACKAGE / 'msg')

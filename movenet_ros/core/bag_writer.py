@@ -33,9 +33,9 @@ from rosbags.interfaces import (
 )
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 
-from movenet_ros.conversions.images import ImageConversionError, encode_compressed
 from movenet_ros.core.bag_messages import BagTypes
 from movenet_ros.core.camera import Pinhole
+from movenet_ros.core.image_codec import ImageConversionError, encode_compressed
 from movenet_ros.core.messages import (
     IMAGE_MARKER,
     MARKER_ARRAY,

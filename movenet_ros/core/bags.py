@@ -5,7 +5,7 @@
 ``.db3`` file with the pure-Python ``rosbags`` library, lists its image topics
 (``sensor_msgs/Image`` and ``sensor_msgs/CompressedImage``) and yields their frames with the
 header stamp and frame id. Images are decoded by the same duck-typed functions the node uses
-(:mod:`movenet_ros.conversions.images`, ROS-free), so a frame reads the same from a bag as
+(:mod:`movenet_ros.core.image_codec`), so a frame reads the same from a bag as
 from a live topic.
 
 Damaged bags lose nothing that is still there. A recording that was killed leaves a folder
@@ -38,7 +38,7 @@ from rosbags.serde import SerdeError
 from rosbags.typesys import Stores, get_typestore
 from zstandard import ZstdError
 
-from movenet_ros.conversions.images import (
+from movenet_ros.core.image_codec import (
     ImageConversionError,
     compressed_to_array,
     image_to_array,
