@@ -44,6 +44,7 @@ from movenet_ros.core.image_codec import (
     image_to_array,
 )
 from movenet_ros.core.image_headers import DEFAULT_MAX_IMAGE_PIXELS
+from movenet_ros.core.media import BAG_SUFFIXES
 
 try:  # rosbags' zstd: the standard library's from Python 3.14, its backport before
     from compression.zstd import ZstdError as StdZstdError
@@ -53,7 +54,6 @@ except ImportError:
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
 IMAGE_TYPES = (IMAGE, COMPRESSED_IMAGE)
-STORAGE_SUFFIXES = ('.mcap', '.db3')
 # What a damaged storage file makes the readers raise (rosbags, mcap, sqlite3/apsw, and the
 # decompressors underneath): caught at this one boundary and reported as damage.
 _STORAGE_ERRORS = (ReaderError, McapError, CRCValidationError, OSError, EOFError,
@@ -370,7 +370,7 @@ class RosBag:
     @property
     def storage_files(self) -> list[pathlib.Path]:
         if self.path.is_dir():
-            return sorted(p for p in self.path.iterdir() if p.suffix in STORAGE_SUFFIXES)
+            return sorted(p for p in self.path.iterdir() if p.suffix in BAG_SUFFIXES)
         return [self.path]
 
     def _open(self) -> None:
@@ -390,10 +390,10 @@ class RosBag:
                                    'finish?): its storage files are read one by one')
             if not files:
                 raise BagReadError(f'{path}: not a rosbag2 folder (no metadata.yaml, no '
-                                   f'{" or ".join(STORAGE_SUFFIXES)} file in it)')
-        elif path.suffix not in STORAGE_SUFFIXES:
+                                   f'{" or ".join(BAG_SUFFIXES)} file in it)')
+        elif path.suffix not in BAG_SUFFIXES:
             raise BagReadError(f'{path}: not a bag (a rosbag2 folder, or a '
-                               f'{" or ".join(STORAGE_SUFFIXES)} file, is expected)')
+                               f'{" or ".join(BAG_SUFFIXES)} file, is expected)')
         else:
             files = [path]
         for file in files:

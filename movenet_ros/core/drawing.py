@@ -16,7 +16,7 @@ from movenet_ros.core.keypoints import Side
 from movenet_ros.core.overlay import SIDE_COLOURS_RGB, skeleton, stroke_sizes
 from movenet_ros.core.results import Pose
 
-__all__ = ['BOX_COLOUR_RGB', 'SIDE_COLOURS_RGB', 'draw_poses']
+__all__ = ['BOX_COLOUR_RGB', 'SIDE_COLOURS_RGB', 'bgr_canvas', 'draw_poses']
 BOX_COLOUR_RGB = (255, 255, 255)
 _SHIFT = 4  # sub-pixel precision of cv2 drawing (1/16 px)
 
@@ -61,3 +61,13 @@ def draw_poses(image: np.ndarray, poses: list[Pose], keypoint_threshold: float,
             cv2.circle(image, _fixed(*xy), radius << _SHIFT, _colour(side, channel_order), -1,
                        cv2.LINE_AA, _SHIFT)
     return image
+
+
+def bgr_canvas(image: np.ndarray, channel_order: str) -> np.ndarray:
+    """A new HxWx3 BGR copy of a decoded frame (grey HxW or HxWx1, RGB(A) or BGR(A) in
+    ``channel_order``), to draw on and write to a video file."""
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if channel_order == 'rgb':
+        return cv2.cvtColor(image[..., :3], cv2.COLOR_RGB2BGR)
+    return image[..., :3].copy()
