@@ -18,6 +18,8 @@ from rosbags import interfaces as bag_types
 from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
+from movenet_ros.core.keypoints import SKELETON
+
 RAW_TOPIC = '/camera/color/image_raw'
 COMPRESSED_TOPIC = '/camera/color/image_raw/compressed'
 INFO_TOPIC = '/camera/color/camera_info'
@@ -98,3 +100,38 @@ def storage_file(bag: pathlib.Path) -> pathlib.Path:
     """The one .mcap or .db3 file of a bag folder."""
     (file,) = [p for p in bag.iterdir() if p.suffix in ('.mcap', '.db3')]
     return file
+
+
+def check_pose_array(msg, result, stamp: int, frame_id: str) -> None:
+    """Every field of a decoded PersonPoseArray against the result it was written from."""
+    assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == divmod(stamp, 10**9)
+    assert msg.header.frame_id == frame_id
+    assert (msg.image_width, msg.image_height) == result.image_size == (1768, 994)
+    assert msg.model == result.model
+    assert msg.keypoint_threshold == np.float32(result.keypoint_threshold)
+    assert len(msg.persons) == len(result.poses)
+    for person, pose in zip(msg.persons, result.poses, strict=True):
+        assert person.id == pose.id
+        assert person.score == np.float32(pose.score)
+        assert (person.x_min, person.y_min, person.x_max, person.y_max) == tuple(
+            np.float32(v) for v in pose.box)
+        assert len(person.keypoints) == 17
+        for kp, (x, y, score) in zip(person.keypoints, pose.keypoints, strict=True):
+            assert (kp.x, kp.y, kp.score) == (np.float32(x), np.float32(y), np.float32(score))
+            assert (kp.position.x, kp.position.y, kp.position.z, kp.position_valid) == (
+                0.0, 0.0, 0.0, False)
+
+
+def check_image_markers(bones, keypoints, result) -> None:
+    """Both image markers of a frame: every visible keypoint (POINTS) and both ends of every
+    bone between two visible keypoints (LINE_LIST), in corner-origin pixels (+0.5 px)."""
+    visible = [p.visible(result.keypoint_threshold) for p in result.poses]
+    points = [p.keypoints[v, :2] for p, v in zip(result.poses, visible, strict=True)]
+    ends = [p.keypoints[[i for a, b, _ in SKELETON if v[a] and v[b] for i in (a, b)], :2]
+            for p, v in zip(result.poses, visible, strict=True)]
+    assert (bones.type, keypoints.type) == (2, 4)  # LINE_LIST, POINTS
+    for marker, expected in ((keypoints, points), (bones, ends)):
+        expected = np.concatenate([np.empty((0, 2)), *expected]) + 0.5
+        np.testing.assert_array_equal(
+            np.array([(p.x, p.y) for p in marker.points]).reshape(-1, 2), expected)
+        assert len(marker.outline_colors) == len(expected)

@@ -15,7 +15,7 @@ import json
 import pathlib
 import sqlite3
 
-from bag_helpers import storage_file
+from bag_helpers import check_image_markers, check_pose_array, storage_file
 from footage import read_frames
 from mcap.reader import make_reader
 from mcap.records import Schema
@@ -74,26 +74,6 @@ def _write(path: pathlib.Path, processed, storage: str) -> None:
             writer.write_result(result, stamp, FRAME_ID, log_time)
 
 
-def _check_pose_array(msg, result, stamp: int) -> None:
-    """Every field of a decoded PersonPoseArray against the result it was written from."""
-    assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == divmod(stamp, 10**9)
-    assert msg.header.frame_id == FRAME_ID
-    assert (msg.image_width, msg.image_height) == result.image_size == (1768, 994)
-    assert msg.model == result.model == 'multipose_lightning'
-    assert msg.keypoint_threshold == np.float32(result.keypoint_threshold)
-    assert len(msg.persons) == len(result.poses)
-    for person, pose in zip(msg.persons, result.poses, strict=True):
-        assert person.id == pose.id
-        assert person.score == np.float32(pose.score)
-        assert (person.x_min, person.y_min, person.x_max, person.y_max) == tuple(
-            np.float32(v) for v in pose.box)
-        assert len(person.keypoints) == 17
-        for kp, (x, y, score) in zip(person.keypoints, pose.keypoints, strict=True):
-            assert (kp.x, kp.y, kp.score) == (np.float32(x), np.float32(y), np.float32(score))
-            assert (kp.position.x, kp.position.y, kp.position.z, kp.position_valid) == (
-                0.0, 0.0, 0.0, False)
-
-
 def _check_markers(msg, result) -> None:
     camera = Pinhole.default(result.image_size)
     assert msg.markers[0].action == 3  # DELETEALL
@@ -107,15 +87,6 @@ def _check_markers(msg, result) -> None:
         np.testing.assert_allclose([(p.x, p.y, p.z) for p in marker.points], expected)
 
 
-def _check_image_markers(bones, keypoints, result) -> None:
-    visible = [p.keypoints[p.visible(result.keypoint_threshold), :2] for p in result.poses]
-    expected = np.concatenate([np.empty((0, 2)), *visible]) + 0.5
-    assert (bones.type, keypoints.type) == (2, 4)  # LINE_LIST, POINTS
-    np.testing.assert_array_equal(np.array([(p.x, p.y) for p in keypoints.points]).reshape(
-        -1, 2), expected)
-    assert len(keypoints.outline_colors) == len(expected)
-
-
 def _check_all(decoded: dict[str, list], processed) -> None:
     """``decoded``: topic -> [(log_time_ns, message)] as an independent reader gave them."""
     assert set(decoded) == set(TOPICS)
@@ -125,10 +96,11 @@ def _check_all(decoded: dict[str, list], processed) -> None:
             assert [(m.header.stamp.sec, m.header.stamp.nanosec) for _, m in messages] == [
                 divmod(s, 10**9) for _, _, s, _ in processed]
     for n, (frame, result, stamp, _) in enumerate(processed):
-        _check_pose_array(decoded['/poses'][n][1], result, stamp)
+        assert result.model == 'multipose_lightning'
+        check_pose_array(decoded['/poses'][n][1], result, stamp, FRAME_ID)
         _check_markers(decoded['/pose_markers'][n][1], result)
-        _check_image_markers(decoded['/image_markers/bones'][n][1],
-                             decoded['/image_markers/keypoints'][n][1], result)
+        check_image_markers(decoded['/image_markers/bones'][n][1],
+                            decoded['/image_markers/keypoints'][n][1], result)
         image = decoded[IMAGE_TOPIC][n][1]
         assert (image.width, image.height, image.encoding, image.step) == (
             1768, 994, 'bgr8', 1768 * 3)
