@@ -110,10 +110,11 @@ _HELP_SECTIONS = {
         '/image/compressed).'),
     'exit status': (
         '0 every input was read completely; 1 an input failed, a video ended before its '
-        'declared frame count, or the run stopped on an error (what was done is kept); 2 bad '
-        'arguments, output paths or model, found before the first frame (nothing is '
-        'written); 130 interrupted by Ctrl-C, 143 by SIGTERM (the run stops between two '
-        'frames; the outputs so far are closed and kept).'),
+        'declared frame count, a bag was damaged or held messages that are not images, or '
+        'the run stopped on an error (what was done is kept); 2 bad arguments, output paths, '
+        'model or (without a terminal) a bag without --topic, found before the first frame '
+        '(nothing is written); 130 interrupted by Ctrl-C, 143 by SIGTERM (the run stops '
+        'between two frames; the outputs so far are closed and kept).'),
 }
 EPILOG = '\n\n'.join(f'{title}:\n' + textwrap.fill(text, 79, initial_indent='  ',
                                                     subsequent_indent='  ',
