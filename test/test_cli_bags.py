@@ -12,8 +12,10 @@ import os
 import pathlib
 import pty
 import shutil
+import signal
 import sqlite3
 import subprocess
+import time
 
 from bag_helpers import (
     COMPRESSED_TOPIC,
@@ -317,3 +319,30 @@ def test_an_unreadable_bag_is_reported_and_the_others_still_run(recordings, tmp_
     assert len(records) == 4 and {r['source'] for r in records} == {str(path)}
     (failed,) = summary['failed']
     assert failed['source'] == str(broken) and str(broken) in failed['error']
+
+
+def test_ctrl_c_keeps_a_whole_output_bag(demo_frames, tmp_path):
+    """Interrupted between two frames, the run finishes --bag-out (index, metadata.yaml):
+    it holds exactly the frames the JSON lines list."""
+    path = tmp_path / 'ten'
+    make_camera_bag(path, demo_frames, 'mcap', with_info=False)
+    log, out = tmp_path / 'ten.jsonl', tmp_path / 'ten_poses'
+    process = subprocess.Popen(
+        [shutil.which('movenet-ros'), 'infer', str(path), '--topic', COMPRESSED_TOPIC,
+         '--model', 'thunder', '--threads', '1', '--json', str(log), '--bag-out', str(out),
+         '--no-progress'], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (log.exists() and log.read_text().count('\n') >= 2):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    records, summary = split_jsonl(log.read_text())
+    assert 2 <= len(records) < 10
+    assert summary['bag_out']['closed'] and summary['bag_out']['frames'] == len(records)
+    info = yaml.safe_load((out / 'metadata.yaml').read_text())['rosbag2_bagfile_information']
+    assert info['message_count'] == 4 * len(records)
+    _, decoded = _mcap_decoded(out)
+    assert [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec
+            for _, m in decoded['/poses']] == [r['stamp_ns'] for r in records]
