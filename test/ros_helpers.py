@@ -166,16 +166,20 @@ class Camera:
                         timeout)
         assert ok and node.alive(), f'node did not subscribe:\n{node.stop()[1]}'
         black = np.zeros((64, 64, 3), np.uint8)
-        header = Header(stamp=Time(sec=1), frame_id='warm_up')
-        if publisher is self.compressed_pub:
-            warm_up = CompressedImage(header=header, format='png',
-                                      data=cv2.imencode('.png', black)[1].tobytes())
-        else:
-            warm_up = array_to_image_msg(black, 'bgr8', header)
         deadline = time.monotonic() + timeout
+        sent = 0
         while not any(p.header.frame_id == 'warm_up' for p in self.poses):
             assert time.monotonic() < deadline and node.alive(), \
                 f'node never answered:\n{node.stop()[1]}'
+            # A new stamp each time: on a loaded machine several warm-ups may all arrive, and
+            # a repeated stamp would count as a stamp problem in the node's diagnostics.
+            sent += 1
+            header = Header(stamp=Time(sec=1, nanosec=sent), frame_id='warm_up')
+            if publisher is self.compressed_pub:
+                warm_up = CompressedImage(header=header, format='png',
+                                          data=cv2.imencode('.png', black)[1].tobytes())
+            else:
+                warm_up = array_to_image_msg(black, 'bgr8', header)
             publisher.publish(warm_up)
             self.spin(0.5)
 
