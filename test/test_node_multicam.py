@@ -29,6 +29,7 @@ from ros_helpers import (
 )
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
+from visualization_msgs.msg import ImageMarker
 
 from movenet_ros.conversions.images import array_to_image_msg
 from movenet_ros.nodes.movenet_config import PARAMETERS, NodeConfig, RuntimeSettings
@@ -92,6 +93,10 @@ def test_two_cameras_keep_their_own_state_topics_and_headers(repo, frames):
     cams = cameras('front', 'back')
     front, back = cams['front'], cams['back']
     back.image_pub = back.node.create_publisher(Image, '/robot/rear/image_raw', RELIABLE)
+    overlays = {name: [] for name in cams}  # image_markers/bones of each camera
+    for name, cam in cams.items():
+        cam.node.create_subscription(ImageMarker, f'{name}/image_markers/bones',
+                                     overlays[name].append, RELIABLE)
     # Two interpreters: a camera's frames go to either, its state stays its own.
     node = movenet(repo, 'singlepose_lightning', ('front', 'back'),
                    '-r', 'back/image:=/robot/rear/image_raw', '-p', 'interpreters:=2',
@@ -116,12 +121,15 @@ def test_two_cameras_keep_their_own_state_topics_and_headers(repo, frames):
                 assert [p.id for p in got.persons] == [p.id for p in want.persons], cam.name
                 np.testing.assert_allclose(keypoints_of(got), keypoints_of(want), atol=2e-3)
         assert all(p.persons for p in front.poses[-len(FRONT):]), 'the woman is in every frame'
-        # Markers and annotated images: each on its own camera's topics, with its header.
+        # Markers, image markers and annotated images: each on its own camera's topics, with
+        # its header.
         assert spin_until(front.node, front.executor, lambda: all(
-            stamps(sent[c.name]) <= stamps(c.annotated) for c in cams.values()), 10.0)
+            stamps(sent[c.name]) <= stamps(c.annotated) & stamps(overlays[c.name])
+            for c in cams.values()), 10.0)
         for cam in cams.values():
             frame_ids = {m.header.frame_id for m in cam.poses + cam.annotated} | {
-                m.markers[0].header.frame_id for m in cam.markers}
+                m.markers[0].header.frame_id for m in cam.markers} | {
+                m.header.frame_id for m in overlays[cam.name]}
             own = {'front': 'front_optical', 'back': 'rear_optical'}[cam.name]
             assert frame_ids == {'warm_up', own}, (cam.name, frame_ids)
             assert stamps(answers(cam)) == stamps(sent[cam.name])

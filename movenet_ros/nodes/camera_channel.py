@@ -4,7 +4,8 @@
 A node serves one or several cameras (the ``cameras`` parameter) with one model. Each camera
 is a :class:`CameraChannel`: its subscriptions (``<camera>/image`` or
 ``<camera>/image/compressed``, ``<camera>/camera_info``) and publishers (``<camera>/poses``,
-``<camera>/pose_markers``, ``<camera>/image_annotated``), its
+``<camera>/pose_markers``, ``<camera>/image_markers/bones`` and ``.../keypoints``,
+``<camera>/image_annotated``), its
 :class:`~movenet_ros.nodes.pipeline.FramePipeline` (single-pose crop, tracker ids, smoother)
 on the shared model, its frame accounting and statistics, and its ``/diagnostics`` status
 ``<node>: <camera>``. The unnamed camera (``''``, the default) keeps the topic names of a
@@ -25,7 +26,7 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.task import Future
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from visualization_msgs.msg import MarkerArray
+from visualization_msgs.msg import ImageMarker, MarkerArray
 
 from movenet_ros.conversions.images import ImageConversionError
 from movenet_ros.core.model import ModelError, MoveNetModel
@@ -77,6 +78,10 @@ class CameraChannel:
                                                      RELIABLE),
             'markers': node.create_lifecycle_publisher(MarkerArray, self.topic('pose_markers'),
                                                        RELIABLE),
+            'bones': node.create_lifecycle_publisher(
+                ImageMarker, self.topic('image_markers/bones'), RELIABLE),
+            'keypoints': node.create_lifecycle_publisher(
+                ImageMarker, self.topic('image_markers/keypoints'), RELIABLE),
             'annotated': node.create_lifecycle_publisher(
                 Image, self.topic('image_annotated'),
                 QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)),
@@ -190,6 +195,11 @@ class CameraChannel:
                 logger.warning(f'{self.topic("camera_info")}: {camera_state}',
                                throttle_duration_sec=WARN_THROTTLE_S)
             outputs['markers'].publish(markers)
+        if settings.publish_image_markers and (outputs['bones'].get_subscription_count() or
+                                               outputs['keypoints'].get_subscription_count()):
+            bones, keypoints = pipeline.image_markers(frame)
+            outputs['bones'].publish(bones)
+            outputs['keypoints'].publish(keypoints)
         if settings.publish_annotated_image and outputs['annotated'].get_subscription_count():
             outputs['annotated'].publish(pipeline.annotated(frame))
         stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The movenet_node: camera images in, poses, RViz markers and an annotated image out.
+"""The movenet_node: camera images in, poses, RViz markers, image markers and an annotated
+image out.
 
 One node serves one camera or several (``cameras``) with one model. A managed (lifecycle)
 node. The constructor only declares parameters; then
