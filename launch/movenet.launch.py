@@ -46,7 +46,8 @@ IMAGE_TRANSPORTS = ['raw', 'compressed']
 LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal']
 BOOLEANS = ['true', 'false']
 # A camera's topics a remapping file may name (relative to the camera): its inputs, outputs.
-CAMERA_TOPICS = ['image', 'camera_info', 'poses', 'pose_markers', 'image_annotated']
+CAMERA_TOPICS = ['image', 'camera_info', 'poses', 'pose_markers', 'image_markers/bones',
+                 'image_markers/keypoints', 'image_annotated']
 
 
 def camera_list(text: str) -> list[str]:

@@ -105,7 +105,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('cameras', (UNNAMED,),
                   'Names of the cameras this node serves with one model. Camera c reads '
                   'c/image (or c/image/compressed) and c/camera_info and publishes c/poses, '
-                  'c/pose_markers and c/image_annotated. The default, one unnamed camera '
+                  'c/pose_markers, c/image_markers/... and c/image_annotated. The default, one '
+                  'unnamed camera '
                   '(or an empty list), uses image, camera_info, poses, ... as they are.',
                   CONFIGURE, check=camera_names),
     ParameterSpec('model', 'lightning',
