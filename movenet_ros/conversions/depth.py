@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Depth ``sensor_msgs/Image`` <-> :class:`~movenet_ros.core.depth.DepthImage`.
+
+The two encodings REP-118 defines for depth: ``16UC1`` (uint16 millimetres, 0 = no reading)
+and ``32FC1`` (float32 metres, 0, NaN and +-inf = no reading). Reading is zero-copy: the array
+is a view over ``msg.data`` with the message's row stride and byte order (``is_bigendian`` is
+honoured, these channels have more than one byte). Errors are
+:class:`~movenet_ros.conversions.images.ImageConversionError`, as for colour images, so a node
+catches one type for every image it receives. Messages are read by duck typing, as in
+:mod:`movenet_ros.conversions.images`.
+"""
+
+from __future__ import annotations
+
+import array
+import sys
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from movenet_ros.conversions.images import (
+    MAX_IMAGE_BYTES,
+    ImageConversionError,
+    _byte_buffer,
+    _check_size,
+)
+from movenet_ros.core.depth import METRE, MILLIMETRE, DepthError, DepthImage
+from movenet_ros.core.image_headers import DEFAULT_MAX_IMAGE_PIXELS
+
+if TYPE_CHECKING:
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import Header
+
+# encoding -> (NumPy type code, byte order added from is_bigendian; metres per unit)
+DEPTH_ENCODINGS: dict[str, tuple[str, float]] = {
+    '16UC1': ('u2', MILLIMETRE),
+    '32FC1': ('f4', METRE),
+}
+_ENCODING_OF_DTYPE = {np.dtype(np.uint16): '16UC1', np.dtype(np.float32): '32FC1'}
+
+
+def depth_msg_to_image(msg: Image | Any,
+                       max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> DepthImage:
+    """A view over a depth ``sensor_msgs/Image`` (16UC1 or 32FC1), valid while ``msg.data``
+    is. ``data`` must hold every pixel, with ``step`` >= a row; padding after the last row
+    may be missing. Images over ``max_pixels`` pixels are refused."""
+    encoding = str(msg.encoding)
+    if encoding.upper() not in DEPTH_ENCODINGS:
+        raise ImageConversionError(
+            f'unsupported depth encoding {encoding!r}; supported: '
+            f'{", ".join(DEPTH_ENCODINGS)} (REP-118: millimetres or metres)')
+    code, scale = DEPTH_ENCODINGS[encoding.upper()]
+    width, height, step = int(msg.width), int(msg.height), int(msg.step)
+    _check_size(width, height, max_pixels, 'depth image')
+    dtype = np.dtype(('>' if msg.is_bigendian else '<') + code)
+    row_bytes = width * dtype.itemsize
+    if step < row_bytes or step % dtype.itemsize:
+        raise ImageConversionError(
+            f'depth image step {step} must be a multiple of {dtype.itemsize} bytes and at '
+            f'least a row of {width} {encoding} pixels ({row_bytes} bytes)')
+    if step * height > MAX_IMAGE_BYTES:
+        raise ImageConversionError(
+            f'depth image of {step} x {height} bytes exceeds the {MAX_IMAGE_BYTES >> 20} MB '
+            f'limit (a corrupt header?)')
+    data = _byte_buffer(msg.data)
+    needed = step * (height - 1) + row_bytes
+    if len(data) < needed:
+        raise ImageConversionError(
+            f'depth image data is truncated: {len(data)} bytes, a {width}x{height} '
+            f'{encoding} image with step {step} needs at least {needed}')
+    pixels = np.ndarray((height, width), dtype, buffer=data, strides=(step, dtype.itemsize))
+    try:
+        return DepthImage(pixels, scale)
+    except DepthError as exc:  # not reachable for the encodings above; kept total
+        raise ImageConversionError(str(exc)) from exc
+
+
+def depth_image_to_msg(depth: np.ndarray, header: Header | None = None) -> Image:
+    """A depth ``sensor_msgs/Image`` holding a copy of ``depth``: uint16 millimetres become
+    16UC1, float32 metres 32FC1 (in this machine's byte order, flagged in is_bigendian)."""
+    from sensor_msgs.msg import Image
+
+    if not isinstance(depth, np.ndarray) or depth.ndim != 2:
+        shape = depth.shape if isinstance(depth, np.ndarray) else type(depth).__name__
+        raise ImageConversionError(f'a depth image must be an HxW array, got {shape}')
+    encoding = _ENCODING_OF_DTYPE.get(depth.dtype.newbyteorder('='))
+    if encoding is None:
+        raise ImageConversionError(
+            f'a depth image must be uint16 (millimetres, 16UC1) or float32 (metres, 32FC1), '
+            f'got {depth.dtype}')
+    height, width = depth.shape
+    _check_size(width, height, what='depth image')
+    native = np.ascontiguousarray(depth, dtype=depth.dtype.newbyteorder('='))
+    data = array.array('B')
+    data.frombytes(native)
+    msg = Image(height=height, width=width, encoding=encoding,
+                is_bigendian=int(sys.byteorder == 'big'), step=width * native.itemsize)
+    if header is not None:
+        msg.header = header
+    msg.data = data
+    return msg
