@@ -92,7 +92,7 @@ def depth_image_to_msg(depth: np.ndarray, header: Header | None = None) -> Image
     _check_size(width, height, what='depth image')
     native = np.ascontiguousarray(depth, dtype=depth.dtype.newbyteorder('='))
     data = array.array('B')
-    data.frombytes(native)
+    data.frombytes(native.view(np.uint8))
     msg = Image(height=height, width=width, encoding=encoding,
                 is_bigendian=int(sys.byteorder == 'big'), step=width * native.itemsize)
     if header is not None:

@@ -7,12 +7,13 @@ newest few depth frames as they arrive and answers at once, for a colour stamp, 
 depth frame nearest in time within a tolerance, or with why there is none:
 
 * NO_DEPTH: none has arrived (yet, or since :meth:`StampMatcher.clear`);
-* DEPTH_LATE: every depth frame kept is older than the colour image: depth lags (it may
-  still come) or has stopped;
+* DEPTH_LATE: every depth frame kept is older than the colour image: its depth frame has not
+  arrived (yet: it lags, it was dropped, or depth has stopped; at that moment these cannot be
+  told apart);
 * DEPTH_AHEAD: every depth frame kept is newer: the colour image was processed after its
   depth frame left the buffer (raise the buffer size);
 * DEPTH_MISSING: depth frames before and after it, none close enough: that depth frame was
-  dropped.
+  dropped (known once a later one has arrived).
 
 The buffer holds the newest frames by arrival, not by stamp, so a clock that jumps back (a bag
 played again, a simulator reset) heals itself after a few frames. Stamps are integer
@@ -38,7 +39,7 @@ class MatchFailure(Enum):
     """Why a colour stamp got no depth frame (see the module docstring)."""
 
     NO_DEPTH = 'no depth image received'
-    DEPTH_LATE = 'depth images are older than the colour image (late or stopped)'
+    DEPTH_LATE = 'no depth image as new as the colour image (late, dropped or stopped)'
     DEPTH_AHEAD = 'depth images are newer than the colour image (colour processed late)'
     DEPTH_MISSING = 'no depth image within the tolerance (a depth frame was dropped)'
 
