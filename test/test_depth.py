@@ -152,7 +152,7 @@ def test_a_patch_needs_a_quarter_of_its_readings():
         keep[:] = False
         keep[:kept] = True
         depth[8:13, 8:13] = np.where(keep.reshape(5, 5), 2000, 0)
-        z = lifter.patch_depths(image, np.array([[10.0, 10.0]]), 5)
+        z = lifter.patch_depths(image, np.array([[10.0, 10.0]]))
         assert np.isfinite(z[0]) == valid
         if valid:
             assert z[0] == pytest.approx(2.0)
@@ -218,7 +218,7 @@ def test_a_step_edge_gives_the_near_side_exactly():
     depth = np.full((15, 15), 3000, np.uint16)
     depth[:, :7] = 1000  # columns 0-6 near; a 7x7 patch at column 7 holds 3 near, 4 far
     z = DepthLifter().patch_depths(DepthImage.from_millimetres(depth),
-                                   np.array([[7.0, 7.0], [11.0, 7.0], [2.0, 7.0]]), 7)
+                                   np.array([[7.0, 7.0], [11.0, 7.0], [2.0, 7.0]]))
     np.testing.assert_allclose(z, [1.0, 3.0, 1.0], atol=1e-6)
 
 
@@ -230,7 +230,7 @@ def test_a_pixel_is_read_at_its_centre_convention():
     lifter = DepthLifter(DepthSettings(patch_size=1))
     uv = np.array([[0.0, 0.0], [12.4, 30.6], [49.49, 39.4], [-0.4, 5.0], [-0.6, 5.0],
                    [49.6, 5.0]])
-    z = lifter.patch_depths(DepthImage.from_millimetres(depth), uv, 1)
+    z = lifter.patch_depths(DepthImage.from_millimetres(depth), uv)
     expected = [1.0, 1.0 + 0.12 + 0.093, 1.0 + 0.49 + 0.117, 1.015, np.nan, np.nan]
     np.testing.assert_allclose(z, expected, atol=1e-6)
 

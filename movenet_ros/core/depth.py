@@ -6,7 +6,8 @@ so a colour pixel's depth is read at the same ray in the depth image, whatever i
 keypoint's depth is a robust estimate over a small patch, and the keypoint is back-projected
 through the colour camera into its optical frame (REP-103: x right, y down, z forward).
 
-The robust depth of a patch (:meth:`DepthLifter.patch_depths`):
+The robust depth of a patch (:meth:`DepthLifter.patch_depths`), ``patch_size`` readings per
+side:
 
 1. readings that are no reading (REP-118: 0, NaN, +-inf; negative too) or outside
    [min_range, max_range] are dropped; fewer than MIN_VALID_FRACTION of the patch left means
@@ -32,14 +33,14 @@ far in front of or behind their own torso, as that hand at 0.84 m behind. Every 
 on those frames lies within 0.45 m of its torso.
 
 Per person, ``position`` is the torso centre (the mean of the seen shoulders and hips, at least
-two) lifted with a patch TORSO_PATCH_FACTOR times larger, on the chest: the body's surface
+two) lifted with a patch spread TORSO_PATCH_FACTOR times wider, on the chest: the body's surface
 facing the camera, not its centre of mass (about 0.1 m deeper). ``facing`` is the direction the
 chest faces, from the shoulders checked by the hips (see :func:`facing_direction`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 import math
 
 import numpy as np
@@ -64,8 +65,9 @@ MIN_VALID_FRACTION = 0.25
 # The near end of a patch: its 10 % quantile, so up to a tenth of the readings may be stray
 # ones in front of the surface (flying pixels at edges, speckle) without moving it.
 NEAR_QUANTILE = 0.1
-# The torso patch is this many times the keypoint patch per side (7 -> 21 px): the chest is
-# large and flat, and a larger patch bridges holes in the depth.
+# The torso patch spreads this many times wider than a keypoint's (7 readings per side, 3 px
+# apart: 19 px): the chest is large, and a wider patch bridges holes in the depth, with as
+# many readings to sort as a keypoint's.
 TORSO_PATCH_FACTOR = 3
 # A torso centre needs this many seen torso keypoints (of shoulders and hips): one alone is at
 # the body's edge, not its centre.
@@ -79,6 +81,7 @@ FACING_PAIRS = ((LEFT_SHOULDER, RIGHT_SHOULDER, 0.15, 0.8), (LEFT_HIP, RIGHT_HIP
 # Shoulders and hips disagreeing by more than this are not a twisted torso (people rarely
 # twist further) but an arm in front of a shoulder, or a hand on a hip: facing unknown.
 MAX_TWIST_DEG = 45.0
+_COS_MAX_TWIST = math.cos(math.radians(MAX_TWIST_DEG))
 # Larger patches cost more than they help: 31 px is a hand at 0.5 m.
 MAX_PATCH_SIZE = 31
 
@@ -98,6 +101,10 @@ class DepthImage:
 
     data: np.ndarray
     scale: float
+    # Row stride in elements and a flat view over every row, for one-index gathers (None
+    # when the rows are not a whole number of elements apart).
+    _row_stride: int = field(init=False, repr=False, compare=False, default=0)
+    _flat: np.ndarray | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         data = self.data
@@ -112,6 +119,15 @@ class DepthImage:
         if not (math.isfinite(self.scale) and self.scale > 0.0):
             raise DepthError(f'the depth scale must be a positive number of metres per unit, '
                              f'got {self.scale}')
+        item = data.itemsize
+        row_bytes, column_bytes = data.strides
+        if column_bytes == item and row_bytes > 0 and row_bytes % item == 0:
+            stride = row_bytes // item
+            flat = np.lib.stride_tricks.as_strided(
+                data, shape=((data.shape[0] - 1) * stride + data.shape[1],), strides=(item,),
+                writeable=False)
+            object.__setattr__(self, '_row_stride', stride)
+            object.__setattr__(self, '_flat', flat)
 
     @classmethod
     def from_millimetres(cls, data: np.ndarray) -> DepthImage:
@@ -127,6 +143,13 @@ class DepthImage:
     def size(self) -> tuple[int, int]:
         """(width, height) in pixels."""
         return self.data.shape[1], self.data.shape[0]
+
+    def take(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The raw readings at pixels (rows, cols): integer arrays of one shape, inside the
+        image. One flat gather when the layout allows (a message's rows always do)."""
+        if self._flat is None:
+            return self.data[rows, cols]
+        return self._flat.take(rows * self._row_stride + cols)
 
     def to_metres(self, values: np.ndarray | None = None) -> np.ndarray:
         """``values`` of this image (all of it by default) as float32 metres, NaN where there
@@ -219,46 +242,46 @@ def alignment_problem(colour_frame: str, depth_frame: str) -> str | None:
             f'/depth_to_rgb/image_raw')
 
 
-def facing_from_pair(left: np.ndarray, right: np.ndarray, min_span: float,
-                     max_span: float) -> np.ndarray | None:
-    """The unit direction out of a person's chest, from one left/right pair of 3D keypoints
-    (optical frame), or None when the pair's horizontal span is outside [min_span, max_span].
+def facing_direction(xyz: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+    """Where a person's chest faces, from their (17, 3) lifted keypoints and (17,) validity:
+    a unit vector, or None when unknown.
 
     Convention: horizontal in the camera's frame (y = 0: "up" is taken as the camera's -y, so
-    a tilted camera tilts it equally), forward = left x up with left = left - right keypoint:
-    (0, 0, -1) for a person facing the camera, (0, 0, 1) for one showing their back, (1, 0, 0)
-    for one facing the image's right.
-    """
-    lx, lz = float(left[0] - right[0]), float(left[2] - right[2])
-    span = math.hypot(lx, lz)
-    if not min_span <= span <= max_span:
-        return None
-    return np.array([lz / span, 0.0, -lx / span])
+    a tilted camera tilts it equally), forward = left x up with left = a left keypoint minus
+    its right partner: (0, 0, -1) for a person facing the camera, (0, 0, 1) for one showing
+    their back, (1, 0, 0) for one facing the image's right.
 
-
-def facing_direction(xyz: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
-    """Where a person's chest faces (see :func:`facing_from_pair`) from their (17, 3) lifted
-    keypoints: from the shoulders and the hips, averaged; from one pair when only it is
-    measured; None when neither is, or when they disagree by more than MAX_TWIST_DEG.
-
-    The hips check the shoulders: on the real frames, a forearm in front of the chest makes
-    the shoulders alone swing by up to 90 degrees between frames (the sitting man: -57 to 66
-    degrees) while the hips stay within 30 (15 to 42); with the check, his direction stays
-    within 13 to 50 degrees and the frames with an arm across are unknown.
+    Measured from the shoulders and from the hips (FACING_PAIRS), each pair counting when
+    both keypoints have a position and their horizontal distance is plausible, and averaged;
+    from one pair when only it counts; unknown when neither does, or when the two disagree by
+    more than MAX_TWIST_DEG. The hips check the shoulders: on the real frames, a forearm in
+    front of the chest makes the shoulders alone swing by up to 90 degrees between frames
+    (the sitting man: -57 to 66 degrees) while the hips stay within 30 (15 to 42); with the
+    check, his direction stays within 13 to 50 degrees and the frames with an arm across are
+    unknown.
 
     MoveNet tells left from right by appearance; when it swaps them (a person seen from behind
     may look frontal to it), the direction flips.
     """
-    directions = [facing_from_pair(xyz[a], xyz[b], low, high)
-                  for a, b, low, high in FACING_PAIRS if valid[a] and valid[b]]
-    directions = [d for d in directions if d is not None]
+    directions = []
+    for left, right, low, high in FACING_PAIRS:
+        if valid[left] and valid[right]:
+            lx = float(xyz[left, 0] - xyz[right, 0])
+            lz = float(xyz[left, 2] - xyz[right, 2])
+            span = math.hypot(lx, lz)
+            if low <= span <= high:
+                directions.append((lz / span, -lx / span))
     if not directions:
         return None
-    if len(directions) == 2 and float(directions[0] @ directions[1]) < math.cos(
-            math.radians(MAX_TWIST_DEG)):
-        return None
-    mean = np.sum(directions, axis=0)
-    return mean / np.linalg.norm(mean)
+    if len(directions) == 2:
+        (ax, az), (bx, bz) = directions
+        if ax * bx + az * bz < _COS_MAX_TWIST:
+            return None
+        x, z = ax + bx, az + bz
+        norm = math.hypot(x, z)
+        return np.array([x / norm, 0.0, z / norm])
+    x, z = directions[0]
+    return np.array([x, 0.0, z])
 
 
 def facing_quaternion(facing: np.ndarray | None) -> tuple[float, float, float, float]:
@@ -299,7 +322,12 @@ class DepthLifter:
 
     def __init__(self, settings: DepthSettings | None = None) -> None:
         self.settings = settings or DepthSettings()
-        self._offsets: dict[int, np.ndarray] = {}
+        half = self.settings.patch_size // 2
+        offsets = np.arange(-half, half + 1)
+        # Row and column offset of each reading of a patch, row by row.
+        self._dy = np.repeat(offsets, len(offsets))
+        self._dx = np.tile(offsets, len(offsets))
+        self._min_valid = max(1, math.ceil(MIN_VALID_FRACTION * self.settings.patch_size ** 2))
 
     def lift(self, poses: list[Pose], depth: DepthImage, camera: Pinhole,
              keypoint_threshold: float,
@@ -313,68 +341,67 @@ class DepthLifter:
         if not poses:
             return []
         settings = self.settings
-        registration = registration or DepthRegistration()
         keypoints = np.stack([pose.keypoints for pose in poses])       # (n, 17, 3)
         n = len(poses)
         seen = visible_mask(keypoints[..., 2], keypoint_threshold)      # (n, 17)
-        uv = keypoints[..., :2].reshape(-1, 2)
-        z = self.patch_depths(depth, registration.depth_pixels(uv),
-                              settings.patch_size).reshape(n, NUM_KEYPOINTS)
-
         torso_seen = seen[:, TORSO]
         torso_count = torso_seen.sum(axis=1)
         centres = ((keypoints[:, TORSO, :2] * torso_seen[..., None]).sum(axis=1)
                    / np.maximum(torso_count, 1)[:, None])
-        torso_z = self.patch_depths(depth, registration.depth_pixels(centres),
-                                    settings.patch_size * TORSO_PATCH_FACTOR)
-        torso_z[torso_count < MIN_TORSO_KEYPOINTS] = np.nan
+        # Keypoint patches, then one torso patch per person: the same number of readings,
+        # the torso's spread TORSO_PATCH_FACTOR times wider, in one pass.
+        uv = np.concatenate([keypoints[..., :2].reshape(-1, 2), centres])
+        steps = np.ones(len(uv), np.intp)
+        steps[-n:] = TORSO_PATCH_FACTOR
+        z_all = self._patch_depths(
+            depth, uv if registration is None else registration.depth_pixels(uv), steps)
+        z = z_all[:-n].reshape(n, NUM_KEYPOINTS)
+        torso_z = np.where(torso_count >= MIN_TORSO_KEYPOINTS, z_all[-n:], np.nan)
 
         with np.errstate(invalid='ignore'):
             # No torso depth, no comparison: NaN > x is False.
-            behind_or_before = np.abs(z - torso_z[:, None]) > settings.max_torso_offset
-        valid = seen & np.isfinite(z) & ~behind_or_before
-        xyz = camera.points_at_depth(uv, np.where(valid, z, 0.0).ravel())
-        xyz = xyz.reshape(n, NUM_KEYPOINTS, 3)
+            too_far = np.abs(z - torso_z[:, None]) > settings.max_torso_offset
+        valid = seen & ~np.isnan(z) & ~too_far
+        points = camera.points_at_depth(uv, np.concatenate([np.where(valid, z, 0.0).ravel(),
+                                                            torso_z]))
+        xyz = points[:-n].reshape(n, NUM_KEYPOINTS, 3)
         xyz[~valid] = 0.0
-        positions = camera.points_at_depth(centres, torso_z)
+        positions = points[-n:]
+        located = ~np.isnan(torso_z)
+        return [replace(pose, pose3d=Pose3D(
+                    keypoints=xyz[i], valid=valid[i],
+                    position=positions[i] if located[i] else None,
+                    facing=facing_direction(xyz[i], valid[i])))
+                for i, pose in enumerate(poses)]
 
-        lifted = []
-        for i, pose in enumerate(poses):
-            facing = facing_direction(xyz[i], valid[i])
-            position = positions[i] if math.isfinite(torso_z[i]) else None
-            lifted.append(replace(pose, pose3d=Pose3D(
-                keypoints=xyz[i], valid=valid[i], position=position, facing=facing)))
-        return lifted
+    def patch_depths(self, depth: DepthImage, uv: np.ndarray, step: int = 1) -> np.ndarray:
+        """Robust depth in metres of the patch around each of the (N, 2) depth-image pixels
+        ``uv`` (patch_size readings per side, ``step`` pixels apart); NaN where there is none
+        (see the module docstring)."""
+        return self._patch_depths(depth, uv, np.full(len(uv), step, np.intp))
 
-    def patch_depths(self, depth: DepthImage, uv: np.ndarray, patch_size: int) -> np.ndarray:
-        """Robust depth in metres of the ``patch_size`` square around each of the (N, 2)
-        depth-image pixels ``uv``; NaN where there is none (see the module docstring)."""
+    def _patch_depths(self, depth: DepthImage, uv: np.ndarray, steps: np.ndarray) -> np.ndarray:
         settings = self.settings
         width, height = depth.size
-        offsets = self._offsets.get(patch_size)
-        if offsets is None:
-            half = patch_size // 2
-            offsets = self._offsets[patch_size] = np.arange(-half, half + 1)
-        # Far outside (or NaN) becomes one pixel outside: a patch there is all invalid.
-        centre_u = np.rint(np.nan_to_num(np.clip(uv[:, 0], -MAX_PATCH_SIZE, width), nan=-1e6))
-        centre_v = np.rint(np.nan_to_num(np.clip(uv[:, 1], -MAX_PATCH_SIZE, height), nan=-1e6))
-        cols = centre_u.astype(np.intp)[:, None] + offsets          # (N, P)
-        rows = centre_v.astype(np.intp)[:, None] + offsets
-        inside = (((rows >= 0) & (rows < height))[:, :, None]
-                  & ((cols >= 0) & (cols < width))[:, None, :])      # (N, P, P)
-        raw = depth.data[np.clip(rows, 0, height - 1)[:, :, None],
-                         np.clip(cols, 0, width - 1)[:, None, :]]
-        metres = (raw.astype(np.float32) * np.float32(depth.scale)).reshape(len(uv), -1)
+        # Pixel (u, v) is column round(u), row round(v). A broken coordinate (NaN) or one far
+        # outside becomes one just outside: every reading of its patch is then outside.
+        reach = MAX_PATCH_SIZE * TORSO_PATCH_FACTOR
+        centre = np.rint(np.clip(np.where(np.isnan(uv), -reach, uv), -reach,
+                                 (width + reach, height + reach))).astype(np.intp)
+        rows = centre[:, 1:] + steps[:, None] * self._dy                 # (N, P * P)
+        cols = centre[:, :1] + steps[:, None] * self._dx
+        # Negative indices wrap to huge unsigned ones: one comparison per side.
+        inside = (rows.astype(np.uintp) < height) & (cols.astype(np.uintp) < width)
+        raw = depth.take(rows.clip(0, height - 1), cols.clip(0, width - 1))
+        metres = raw.astype(np.float32) * np.float32(depth.scale)
         with np.errstate(invalid='ignore'):
-            ok = (inside.reshape(len(uv), -1) & (metres >= settings.min_range)
-                  & (metres <= settings.max_range))
-        metres[~ok] = np.inf
+            ok = inside & (metres >= settings.min_range) & (metres <= settings.max_range)
+        metres = np.where(ok, metres, np.float32(np.inf))
         metres.sort(axis=1)
         count = ok.sum(axis=1)
-        rows_index = np.arange(len(uv))
-        near = metres[rows_index, ((count - 1).clip(0) * NEAR_QUANTILE).astype(np.intp)]
-        kept = (metres <= near[:, None] + np.float32(settings.edge_tolerance)).sum(axis=1)
-        median = 0.5 * (metres[rows_index, (kept - 1) // 2].astype(np.float64)
-                        + metres[rows_index, kept // 2])
-        enough = count >= max(1, math.ceil(MIN_VALID_FRACTION * patch_size * patch_size))
-        return np.where(enough, median, np.nan)
+        index = np.arange(len(uv))
+        near = metres[index, ((count - 1).clip(0) * NEAR_QUANTILE).astype(np.intp)]
+        kept = (metres <= (near + np.float32(settings.edge_tolerance))[:, None]).sum(axis=1)
+        median = 0.5 * (metres[index, (kept - 1) // 2].astype(np.float64)
+                        + metres[index, kept // 2])
+        return np.where(count >= self._min_valid, median, np.nan)
