@@ -81,9 +81,9 @@ def fake(**changes):
 @pytest.mark.parametrize(('msg', 'message'), [
     (fake(encoding='mono16'), r"unsupported depth encoding 'mono16'; supported: 16UC1, 32FC1"),
     (fake(encoding='bgr8'), r"unsupported depth encoding 'bgr8'"),
-    (fake(encoding='32FC1'), r'step 12 must be a multiple of 4 bytes and at least a row of 6 '
-                             r'32FC1 pixels \(24 bytes\)'),
-    (fake(step=13), r'step 13 must be a multiple of 2 bytes'),
+    (fake(encoding='32FC1'), r'step 12 is smaller than a row of 6 32FC1 pixels \(24 bytes\)'),
+    (fake(step=13, data=bytes(52)), r'step 13 is not a whole number of 16UC1 pixels '
+                                    r'\(2 bytes\)'),
     (fake(data=bytes(47)), r'truncated: 47 bytes, a 6x4 16UC1 image with step 12 needs at '
                            r'least 48'),
     (fake(width=0), r'depth image is empty: 0x4 pixels'),

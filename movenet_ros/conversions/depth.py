@@ -18,12 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from movenet_ros.conversions.images import (
-    MAX_IMAGE_BYTES,
-    ImageConversionError,
-    _byte_buffer,
-    _check_size,
-)
+from movenet_ros.conversions.images import ImageConversionError, _check_size, pixel_buffer
 from movenet_ros.core.depth import METRE, MILLIMETRE, DepthError, DepthImage
 from movenet_ros.core.image_headers import DEFAULT_MAX_IMAGE_PIXELS
 
@@ -42,32 +37,19 @@ _ENCODING_OF_DTYPE = {np.dtype(np.uint16): '16UC1', np.dtype(np.float32): '32FC1
 def depth_msg_to_image(msg: Image | Any,
                        max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> DepthImage:
     """A view over a depth ``sensor_msgs/Image`` (16UC1 or 32FC1), valid while ``msg.data``
-    is. ``data`` must hold every pixel, with ``step`` >= a row; padding after the last row
-    may be missing. Images over ``max_pixels`` pixels are refused."""
+    is. ``data`` must hold every pixel (see images.pixel_buffer), ``step`` be a whole number
+    of pixels. Images over ``max_pixels`` pixels are refused."""
     encoding = str(msg.encoding)
     if encoding.upper() not in DEPTH_ENCODINGS:
         raise ImageConversionError(
             f'unsupported depth encoding {encoding!r}; supported: '
             f'{", ".join(DEPTH_ENCODINGS)} (REP-118: millimetres or metres)')
     code, scale = DEPTH_ENCODINGS[encoding.upper()]
-    width, height, step = int(msg.width), int(msg.height), int(msg.step)
-    _check_size(width, height, max_pixels, 'depth image')
     dtype = np.dtype(('>' if msg.is_bigendian else '<') + code)
-    row_bytes = width * dtype.itemsize
-    if step < row_bytes or step % dtype.itemsize:
+    data, width, height, step = pixel_buffer(msg, dtype.itemsize, max_pixels, 'depth image')
+    if step % dtype.itemsize:
         raise ImageConversionError(
-            f'depth image step {step} must be a multiple of {dtype.itemsize} bytes and at '
-            f'least a row of {width} {encoding} pixels ({row_bytes} bytes)')
-    if step * height > MAX_IMAGE_BYTES:
-        raise ImageConversionError(
-            f'depth image of {step} x {height} bytes exceeds the {MAX_IMAGE_BYTES >> 20} MB '
-            f'limit (a corrupt header?)')
-    data = _byte_buffer(msg.data)
-    needed = step * (height - 1) + row_bytes
-    if len(data) < needed:
-        raise ImageConversionError(
-            f'depth image data is truncated: {len(data)} bytes, a {width}x{height} '
-            f'{encoding} image with step {step} needs at least {needed}')
+            f'step {step} is not a whole number of {encoding} pixels ({dtype.itemsize} bytes)')
     pixels = np.ndarray((height, width), dtype, buffer=data, strides=(step, dtype.itemsize))
     try:
         return DepthImage(pixels, scale)

@@ -25,11 +25,11 @@ people at 2.2 and 2.4 m before walls at 2.8-3.5 m; MultiPose keypoints, 7x7 patc
 patch is half head, half wall, has a plain median 0.11-0.33 m (typically 0.18 m) behind his
 nose in 27 frames, the nearer mode 0.02-0.18 m (typically 0.07 m): an ear is about 0.1 m
 behind the nose. His fast hand in frame 49 (blurred, half missing from the depth): median
-2.68 m, nearer mode 2.05 m, torso 2.20 m. The rule fails where something is in front of the
+2.68 m, nearer mode 2.05 m, torso 2.19 m. The rule fails where something is in front of the
 keypoint (an arm across a shoulder: the arm is measured) and where the depth misses the limb
 altogether (frame 44: the blurred hand has no depth, every reading is the wall 3.0 m away);
 ``max_torso_offset`` (0.8 m: an adult's reach along the line of sight) rejects keypoints that
-far in front of or behind their own torso, as that hand at 0.84 m behind. Every other keypoint
+far in front of or behind their own torso, as that hand at 0.86 m behind. Every other keypoint
 on those frames lies within 0.45 m of its torso.
 
 Per person, ``position`` is the torso centre (the mean of the seen shoulders and hips, at least
