@@ -159,9 +159,9 @@ class DepthImage:
         metres[~(np.isfinite(metres) & (metres > 0.0))] = np.nan
         return metres
 
-    def valid_fraction(self, min_range: float, max_range: float, step: int = 8) -> float:
+    def valid_fraction(self, min_range: float, max_range: float, step: int = 16) -> float:
         """Fraction of readings within [min_range, max_range], sampled every ``step`` pixels
-        (cheap enough for every frame: 14 400 readings at 1280x720)."""
+        (cheap enough for every frame: 3 600 readings at 1280x720)."""
         metres = self.to_metres(self.data[step // 2::step, step // 2::step])
         with np.errstate(invalid='ignore'):
             return float(np.mean((metres >= min_range) & (metres <= max_range)))
