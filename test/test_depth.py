@@ -392,16 +392,16 @@ def test_pose_to_dict_carries_the_3d_fields(detections):
 
 
 @pytest.mark.parametrize(('settings', 'message'), [
-    ({'patch_size': 4}, r'patch_size must be an odd number of pixels from 1 to 31, got 4'),
-    ({'patch_size': 0}, r'got 0'),
+    ({'patch_size': 4}, r'^patch_size must be odd \(a patch centred on its pixel\), got 4$'),
+    ({'patch_size': 0}, r'^patch_size must be an integer from 1 to 31, got 0$'),
     ({'patch_size': 33}, r'got 33'),
-    ({'patch_size': 7.0}, r'got 7\.0'),
-    ({'min_range': 0.0}, r'min_range must be a positive number of metres, got 0\.0'),
-    ({'max_range': math.nan}, r'max_range must be a positive number of metres, got nan'),
-    ({'edge_tolerance': -0.1}, r'edge_tolerance must be'),
-    ({'max_torso_offset': math.inf}, r'max_torso_offset must be'),
-    ({'min_range': 3.0, 'max_range': 2.0}, r'max_range \(2\.0 m\) must be larger than '
-                                           r'min_range \(3\.0 m\)'),
+    ({'patch_size': 7.0}, r'patch_size must be an integer from 1 to 31, got 7\.0'),
+    ({'min_range': 0.0}, r'^min_range must be a number from 0\.01 to 100, got 0\.0$'),
+    ({'max_range': math.nan}, r'^max_range must be a number from 0\.01 to 100, got nan$'),
+    ({'edge_tolerance': -0.1}, r'edge_tolerance must be a number from 0\.01 to 100'),
+    ({'max_torso_offset': math.inf}, r'max_torso_offset must be a number from 0\.1 to 100'),
+    ({'min_range': 3.0, 'max_range': 2.0}, r'^max_range \(2 m\) must be larger than '
+                                           r'min_range \(3 m\)$'),
 ])
 def test_bad_settings_are_refused_with_the_reason(settings, message):
     with pytest.raises(DepthError, match=message):

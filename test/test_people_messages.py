@@ -13,12 +13,16 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
 from movenet_ros.conversions.markers import NAMESPACE_IDS, poses_to_markers
-from movenet_ros.conversions.people import fill_person_3d, poses_to_people
-from movenet_ros.conversions.poses import pose_to_msg
+from movenet_ros.conversions.people import poses_to_people
+from movenet_ros.conversions.poses import (
+    pose_array_to_dict,
+    pose_to_msg,
+    result_to_msg,
+)
 from movenet_ros.core.depth import DepthImage, DepthLifter, facing_quaternion
 from movenet_ros.core.estimator import PoseEstimator
 from movenet_ros.core.model import MoveNetModel
-from movenet_ros.core.results import Pose3D
+from movenet_ros.core.results import Pose3D, PoseResult
 
 THRESHOLD = 0.3
 HEADER = Header(frame_id='camera_color_optical_frame')
@@ -37,7 +41,7 @@ def people() -> dict[str, object]:
 
 def test_person_pose_carries_every_3d_field(people):
     standing = people['standing']
-    msg = fill_person_3d(pose_to_msg(standing), standing.pose3d)
+    msg = pose_to_msg(standing)
     lifted = standing.pose3d
     assert not lifted.valid.all() and lifted.valid.sum() > 10  # the blurred hand is invalid
     for keypoint, xyz, valid in zip(msg.keypoints, lifted.keypoints, lifted.valid,
@@ -51,8 +55,10 @@ def test_person_pose_carries_every_3d_field(people):
     assert [msg.position.x, msg.position.y, msg.position.z] == lifted.position.tolist()
     assert msg.position.z == pytest.approx(2.14, abs=0.03)
     assert msg.facing_valid == (lifted.facing is not None)
-    # The 2D fields are those of the 2D message.
-    plain = pose_to_msg(standing)
+    # The 2D fields are those of the 2D message, whose 3D fields are all unset.
+    plain = pose_to_msg(replace(standing, pose3d=None))
+    assert not plain.position_valid and not plain.facing_valid
+    assert not any(k.position_valid for k in plain.keypoints)
     assert [(k.x, k.y, k.score) for k in msg.keypoints] == [
         (k.x, k.y, k.score) for k in plain.keypoints]
     assert (msg.id, msg.score, msg.x_min, msg.y_max) == (plain.id, plain.score, plain.x_min,
@@ -62,7 +68,7 @@ def test_person_pose_carries_every_3d_field(people):
 def test_unknown_3d_stays_zero_and_false(people):
     sitting = people['sitting']
     unknown = Pose3D(np.zeros((17, 3)), np.zeros(17, bool))
-    msg = fill_person_3d(pose_to_msg(sitting), unknown)
+    msg = pose_to_msg(replace(sitting, pose3d=unknown))
     assert not msg.position_valid and not msg.facing_valid
     assert (msg.position.x, msg.position.y, msg.position.z) == (0.0, 0.0, 0.0)
     assert (msg.facing.x, msg.facing.y, msg.facing.z) == (0.0, 0.0, 0.0)
@@ -124,3 +130,21 @@ def test_without_depth_the_markers_stay_on_the_plane_and_untracked_get_no_label(
     assert label.text == '5' and label.pose.position.z == 2.0
     unlabelled = poses_to_markers([tracked], HEADER, colour_camera(), 2.0, THRESHOLD).markers
     assert NAMESPACE_IDS not in {m.ns for m in unlabelled}
+
+
+def test_poses_and_their_json_carry_the_3d_fields(people):
+    standing, sitting = people['standing'], people['sitting']
+    result = PoseResult(poses=[standing, replace(sitting, pose3d=None)], image_size=(640, 480),
+                        model='multipose_lightning', keypoint_threshold=THRESHOLD,
+                        input_size=(192, 256))
+    msg = result_to_msg(result, HEADER)
+    assert msg.persons[0].position_valid and not msg.persons[1].position_valid
+    record = pose_array_to_dict(msg)
+    first, second = record['persons']
+    assert first['position'] == [msg.persons[0].position.x, msg.persons[0].position.y,
+                                 msg.persons[0].position.z]
+    assert ('facing' in first) == msg.persons[0].facing_valid
+    assert 'position' not in second and 'facing' not in second
+    shown = [k for k in first['keypoints'] if 'position' in k]
+    assert len(shown) == int(standing.pose3d.valid.sum())
+    assert not any('position' in k for k in second['keypoints'])

@@ -155,9 +155,9 @@ def test_add_and_match_from_two_threads():
 
 
 @pytest.mark.parametrize(('kwargs', 'message'), [
-    ({'tolerance_s': -0.001}, r'tolerance must be >= 0 s, got -0\.001'),
+    ({'tolerance_s': -0.001}, r'^tolerance_s must be a number from 0 to 1, got -0\.001$'),
     ({'tolerance_s': math.nan}, r'got nan'),
-    ({'capacity': 0}, r'capacity must be >= 1 frame, got 0'),
+    ({'capacity': 0}, r'^capacity must be an integer from 1 to 100, got 0$'),
 ])
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 import math
+from typing import ClassVar
 
 import numpy as np
 
@@ -54,6 +55,7 @@ from movenet_ros.core.keypoints import (
     RIGHT_SHOULDER,
     TORSO,
 )
+from movenet_ros.core.options import Range
 from movenet_ros.core.results import Pose, Pose3D, visible_mask
 
 # Metres per unit of the two depth encodings REP-118 allows: 16UC1 (mm) and 32FC1 (m).
@@ -169,7 +171,8 @@ class DepthImage:
 
 @dataclass(frozen=True)
 class DepthSettings:
-    """How keypoints are lifted (the node's ``depth.*`` parameters)."""
+    """How keypoints are lifted (the node's ``depth.*`` parameters); RANGES are the allowed
+    values, checked on construction (DepthError naming the field and its range)."""
 
     patch_size: int = 7               # depth pixels per side of a keypoint's patch (odd)
     min_range: float = 0.3            # metres: nearer readings are no reading
@@ -177,18 +180,28 @@ class DepthSettings:
     edge_tolerance: float = 0.15      # metres kept behind a patch's near end (see module)
     max_torso_offset: float = 0.8     # metres a keypoint may lie in front of/behind its torso
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        'patch_size': Range(1, MAX_PATCH_SIZE),
+        # Depth cameras measure from ~0.1 m (stereo at close range) to ~20 m (ToF, outdoor
+        # stereo); 100 m leaves room without letting a unit mistake through unnoticed.
+        'min_range': Range(0.01, 100.0),
+        'max_range': Range(0.01, 100.0),
+        'edge_tolerance': Range(0.01, 100.0),    # 100: no edge rule, the plain median
+        'max_torso_offset': Range(0.1, 100.0),   # 100: no torso check
+    }
+
     def __post_init__(self) -> None:
-        if (not isinstance(self.patch_size, int) or self.patch_size < 1
-                or self.patch_size % 2 == 0 or self.patch_size > MAX_PATCH_SIZE):
-            raise DepthError(f'patch_size must be an odd number of pixels from 1 to '
-                             f'{MAX_PATCH_SIZE}, got {self.patch_size}')
-        for name in ('min_range', 'max_range', 'edge_tolerance', 'max_torso_offset'):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0.0):
-                raise DepthError(f'{name} must be a positive number of metres, got {value}')
+        try:
+            for name, allowed in self.RANGES.items():
+                allowed.check(name, getattr(self, name))
+        except ValueError as exc:
+            raise DepthError(str(exc)) from None
+        if self.patch_size % 2 == 0:
+            raise DepthError(f'patch_size must be odd (a patch centred on its pixel), got '
+                             f'{self.patch_size}')
         if self.max_range <= self.min_range:
-            raise DepthError(f'max_range ({self.max_range} m) must be larger than min_range '
-                             f'({self.min_range} m)')
+            raise DepthError(f'max_range ({self.max_range:g} m) must be larger than min_range '
+                             f'({self.min_range:g} m)')
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,18 @@ from enum import Enum
 import threading
 from typing import Generic, TypeVar
 
+from movenet_ros.core.options import Range
+
 T = TypeVar('T')
 
+# Less than half a frame at 30 fps, so the nearest frame within it is the only one; more than
+# the offset of unsynchronised colour and depth sensors running at the same rate (RealSense
+# colour and depth stamps of one moment differ by a few ms).
 DEFAULT_TOLERANCE_S = 0.02
+TOLERANCE_S_RANGE = Range(0.0, 1.0)
+# 5 frames: 0.17 s of depth at 30 fps, more than a colour frame waits for the model.
 DEFAULT_CAPACITY = 5
+CAPACITY_RANGE = Range(1, 100)
 NANOSECONDS = 1_000_000_000
 
 
@@ -70,10 +78,8 @@ class StampMatcher(Generic[T]):
 
     def __init__(self, tolerance_s: float = DEFAULT_TOLERANCE_S,
                  capacity: int = DEFAULT_CAPACITY) -> None:
-        if not tolerance_s >= 0.0:  # also refuses NaN
-            raise ValueError(f'tolerance must be >= 0 s, got {tolerance_s}')
-        if capacity < 1:
-            raise ValueError(f'capacity must be >= 1 frame, got {capacity}')
+        TOLERANCE_S_RANGE.check('tolerance_s', tolerance_s)
+        CAPACITY_RANGE.check('capacity', capacity)
         self.tolerance_ns = round(tolerance_s * NANOSECONDS)
         self._frames: deque[tuple[int, T]] = deque(maxlen=capacity)
         self._lock = threading.Lock()
