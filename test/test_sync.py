@@ -131,6 +131,10 @@ def test_tolerance_bounds_ties_and_duplicates():
     exact = StampMatcher(tolerance_s=0.0)
     exact.add(START, 'x')
     assert exact.match(START).ok and not exact.match(START + 1).ok
+    exact.set_tolerance(1e-9)
+    assert exact.match(START + 1).item == 'x' and not exact.match(START + 2).ok
+    with pytest.raises(ValueError, match='tolerance_s must be a number from 0 to 1, got 2'):
+        exact.set_tolerance(2)
 
 
 def test_add_and_match_from_two_threads():

@@ -78,11 +78,15 @@ class StampMatcher(Generic[T]):
 
     def __init__(self, tolerance_s: float = DEFAULT_TOLERANCE_S,
                  capacity: int = DEFAULT_CAPACITY) -> None:
-        TOLERANCE_S_RANGE.check('tolerance_s', tolerance_s)
         CAPACITY_RANGE.check('capacity', capacity)
-        self.tolerance_ns = round(tolerance_s * NANOSECONDS)
         self._frames: deque[tuple[int, T]] = deque(maxlen=capacity)
         self._lock = threading.Lock()
+        self.set_tolerance(tolerance_s)
+
+    def set_tolerance(self, tolerance_s: float) -> None:
+        """Pair within ``tolerance_s`` seconds from the next :meth:`match` on."""
+        TOLERANCE_S_RANGE.check('tolerance_s', tolerance_s)
+        self.tolerance_ns = round(tolerance_s * NANOSECONDS)
 
     def add(self, stamp_ns: int, item: T) -> None:
         """Keep ``item`` (a depth frame stamped ``stamp_ns``); the oldest arrival leaves when
