@@ -81,3 +81,21 @@ def depth_image_to_msg(depth: np.ndarray, header: Header | None = None) -> Image
         msg.header = header
     msg.data = data
     return msg
+
+
+def depth_in_encoding(depth: DepthImage, encoding: str) -> np.ndarray:
+    """The readings of ``depth`` as the array of a depth message in ``encoding``: 16UC1,
+    uint16 millimetres (0 = no reading; farther than 65.535 m too), or 32FC1, float32 metres
+    (NaN = no reading). A uint16 millimetre image is returned as it is."""
+    if encoding not in DEPTH_ENCODINGS:
+        raise ImageConversionError(f'unsupported depth encoding {encoding!r}; supported: '
+                                   f'{", ".join(DEPTH_ENCODINGS)}')
+    if encoding == '16UC1' and depth.data.dtype == np.uint16 and depth.scale == MILLIMETRE:
+        return depth.data
+    metres = depth.to_metres()
+    if encoding == '32FC1':
+        return metres
+    with np.errstate(invalid='ignore'):
+        millimetres = np.rint(metres / MILLIMETRE)
+        millimetres[~(millimetres <= np.iinfo(np.uint16).max)] = 0  # NaN and too far
+    return millimetres.astype(np.uint16)
