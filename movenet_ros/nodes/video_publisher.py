@@ -91,7 +91,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('jpeg_quality', 90, 'JPEG quality of image/compressed (1-100).',
                   range=Range(1, 100)),
     ParameterSpec('wait_for_subscribers', 0, 'Before the first frame, wait until this many '
-                  'subscribers match on image (0 = start at once).', START,
+                  'subscribers match on image (and depth/image, for an RGB-D folder; 0 = start '
+                  'at once).', START,
                   range=Range(0, 1000)),
     ParameterSpec('wait_timeout', 30.0, 'Seconds to wait for subscribers before starting '
                   'anyway; 0 = wait forever.', START, range=Range(0.0, 86400.0)),
@@ -199,6 +200,8 @@ class VideoPublisher(Node):
     def _check_subscribers(self) -> None:
         """Start publishing once enough subscribers matched, or the wait timed out."""
         matched = self._image_pub.get_subscription_count()
+        if self._depth_pub is not None:  # an RGB-D consumer takes both from the first frame
+            matched = min(matched, self._depth_pub.get_subscription_count())
         waited = time.monotonic() - self._wait_began
         if matched < self._wait_for:
             if not self._wait_timeout or waited < self._wait_timeout:
