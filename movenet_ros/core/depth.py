@@ -251,7 +251,7 @@ def alignment_problem(colour_frame: str, depth_frame: str) -> str | None:
             f'{colour_frame!r}: the depth must be aligned (registered) to the colour camera. '
             f'Remap depth/image and depth/camera_info to the aligned topics, e.g. RealSense '
             f'(align_depth.enable:=true) /camera/camera/aligned_depth_to_color/image_raw, '
-            f'OAK-D (depth aligned to RGB) /stereo/image_raw, Azure Kinect '
+            f'OAK-D (stereo.i_align_depth:=true) /oak/stereo/image_raw, Azure Kinect '
             f'/depth_to_rgb/image_raw')
 
 
