@@ -14,11 +14,12 @@ from rgbd import FRAMES, camera_json, colour, colour_camera, depth_mm
 from ros_helpers import RELIABLE, NodeProcess, keypoints_of, spin_until, stop_cleanly
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
+from test_node_parameters import set_parameters
 from visualization_msgs.msg import Marker
 
 from movenet_ros.conversions.depth import depth_image_to_msg
 from movenet_ros.conversions.images import array_to_image_msg
-from movenet_ros.core.depth import DepthImage, DepthLifter
+from movenet_ros.core.depth import DepthImage, DepthLifter, DepthSettings
 from movenet_ros.core.results import Pose
 from movenet_ros.msg import PersonPoseArray
 
@@ -74,12 +75,13 @@ def stamp(index: int, nanosec: int = 0) -> Time:
     return Time(sec=SEC + index, nanosec=nanosec)
 
 
-def expected_3d(msg: PersonPoseArray, frame: str) -> list[Pose]:
+def expected_3d(msg: PersonPoseArray, frame: str,
+                settings: DepthSettings | None = None) -> list[Pose]:
     """What the depth and the intrinsics say for the published 2D keypoints."""
     poses = [Pose(keypoints=k, score=p.score, box=(p.x_min, p.y_min, p.x_max, p.y_max))
              for p, k in zip(msg.persons, keypoints_of(msg), strict=True)]
-    return DepthLifter().lift(poses, DepthImage.from_millimetres(depth_mm(frame)), CAMERA,
-                              msg.keypoint_threshold)
+    return DepthLifter(settings).lift(poses, DepthImage.from_millimetres(depth_mm(frame)),
+                                      CAMERA, msg.keypoint_threshold)
 
 
 def positions(person) -> tuple[np.ndarray, np.ndarray]:
@@ -95,13 +97,15 @@ def assert_2d_only(msg: PersonPoseArray) -> None:
         assert not person.position_valid and not person.facing_valid
 
 
-def assert_lifted(msg: PersonPoseArray, frame: str) -> None:
+def assert_lifted(msg: PersonPoseArray, frame: str, settings: DepthSettings | None = None,
+                  least_valid: int = 8) -> None:
     """Valid metric keypoints and positions, to 1 cm of the depth and the intrinsics."""
     assert len(msg.persons) == 2
-    for person, want in zip(msg.persons, expected_3d(msg, frame), strict=True):
+    for person, want in zip(msg.persons, expected_3d(msg, frame, settings), strict=True):
         xyz, valid = positions(person)
         np.testing.assert_array_equal(valid, want.pose3d.valid)
-        assert valid.sum() >= 8, 'most keypoints of a person 2.2-2.5 m away have a depth'
+        # Most keypoints of a person 2.2-2.5 m away have a depth.
+        assert valid.sum() >= least_valid
         np.testing.assert_allclose(xyz[valid], want.pose3d.keypoints[valid], atol=0.01)
         # On the keypoint's own ray through the colour camera's intrinsics.
         for k in np.flatnonzero(valid):
@@ -209,3 +213,25 @@ def test_bad_or_stopped_depth_never_stops_the_2d_output(node, camera):
     # And it lifts again as soon as depth comes back.
     rgbd.depth('00035', stamp(24))
     assert_lifted(rgbd.colour('00035', stamp(24)), '00035')
+
+
+def test_depth_parameters_change_at_run_time(node, camera):
+    rgbd = RgbdCamera(camera)
+    camera.wait_for_node(node)
+    assert spin_until(camera.node, camera.executor,
+                      lambda: rgbd.depth_pub.get_subscription_count() > 0, 10.0)
+    refused = set_parameters(camera, depth__patch_size=8)
+    assert not refused[0].successful
+    assert refused[0].reason.startswith('parameter depth.patch_size: patch_size must be odd')
+    assert not set_parameters(camera, depth__enabled=False)[0].successful  # on configure
+    # A small patch and a tight torso check: what the core gives with them.
+    assert all(r.successful for r in set_parameters(camera, depth__patch_size=3,
+                                                    depth__max_torso_offset=0.1))
+    settings = DepthSettings(patch_size=3, max_torso_offset=0.1)
+    rgbd.depth('00035', stamp(30))
+    msg = rgbd.colour('00035', stamp(30))
+    assert_lifted(msg, '00035', settings, least_valid=3)
+    tight = sum(int(p.pose3d.valid.sum()) for p in expected_3d(msg, '00035', settings))
+    assert tight < sum(int(p.pose3d.valid.sum()) for p in expected_3d(msg, '00035'))
+    assert all(r.successful for r in set_parameters(camera, depth__patch_size=7,
+                                                    depth__max_torso_offset=0.8))
