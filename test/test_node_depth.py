@@ -44,6 +44,15 @@ class RgbdCamera:
                                k=[info['fx'], 0.0, info['cx'], 0.0, info['fy'], info['cy'],
                                   0.0, 0.0, 1.0])
 
+    @classmethod
+    def connected(cls, node, camera) -> RgbdCamera:
+        """The depth side of ``camera``, once the node answers and takes its depth."""
+        rgbd = cls(camera)
+        camera.wait_for_node(node)
+        assert spin_until(camera.node, camera.executor,
+                          lambda: rgbd.depth_pub.get_subscription_count() > 0, 10.0)
+        return rgbd
+
     def depth(self, frame: str | np.ndarray, stamp: Time, frame_id: str = FRAME,
               metres: bool = False) -> None:
         data = depth_mm(frame) if isinstance(frame, str) else frame
@@ -130,10 +139,7 @@ def node(repo):
 
 
 def test_poses_people_and_markers_in_metres(node, camera):
-    rgbd = RgbdCamera(camera)
-    camera.wait_for_node(node)
-    assert spin_until(camera.node, camera.executor,
-                      lambda: rgbd.depth_pub.get_subscription_count() > 0, 10.0)
+    rgbd = RgbdCamera.connected(node, camera)
     rgbd.depth_info_pub.publish(rgbd.info)
     for index, frame in enumerate(FRAMES):
         # 32FC1 metres for the last frame: the same metres as 16UC1 millimetres.
@@ -163,10 +169,7 @@ def test_poses_people_and_markers_in_metres(node, camera):
 
 
 def test_late_and_dropped_depth_pair_by_stamp(node, camera):
-    rgbd = RgbdCamera(camera)
-    camera.wait_for_node(node)
-    assert spin_until(camera.node, camera.executor,
-                      lambda: rgbd.depth_pub.get_subscription_count() > 0, 10.0)
+    rgbd = RgbdCamera.connected(node, camera)
     # Depth 5 ms after the colour stamp: within the 20 ms tolerance.
     rgbd.depth('00044', stamp(10, 5_000_000))
     assert_lifted(rgbd.colour('00044', stamp(10)), '00044')
@@ -183,10 +186,7 @@ def test_late_and_dropped_depth_pair_by_stamp(node, camera):
 
 
 def test_bad_or_stopped_depth_never_stops_the_2d_output(node, camera):
-    rgbd = RgbdCamera(camera)
-    camera.wait_for_node(node)
-    assert spin_until(camera.node, camera.executor,
-                      lambda: rgbd.depth_pub.get_subscription_count() > 0, 10.0)
+    rgbd = RgbdCamera.connected(node, camera)
     before = len(camera.diagnostics)
     # No reading at all, and depth in the depth camera's own frame: refused, counted.
     rgbd.depth(np.zeros((480, 640), np.uint16), stamp(20))
@@ -216,10 +216,7 @@ def test_bad_or_stopped_depth_never_stops_the_2d_output(node, camera):
 
 
 def test_depth_parameters_change_at_run_time(node, camera):
-    rgbd = RgbdCamera(camera)
-    camera.wait_for_node(node)
-    assert spin_until(camera.node, camera.executor,
-                      lambda: rgbd.depth_pub.get_subscription_count() > 0, 10.0)
+    rgbd = RgbdCamera.connected(node, camera)
     refused = set_parameters(camera, depth__patch_size=8)
     assert not refused[0].successful
     assert refused[0].reason.startswith('parameter depth.patch_size: patch_size must be odd')

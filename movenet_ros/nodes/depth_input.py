@@ -42,6 +42,7 @@ from movenet_ros.core.depth import (
 )
 from movenet_ros.core.results import PoseResult
 from movenet_ros.core.sync import MatchFailure, StampMatcher, stamp_ns
+from movenet_ros.nodes.statistics import Tally
 
 # A depth image of another size without a depth/camera_info is taken as a resize of the
 # colour grid only when the aspect ratios agree this closely (640x480 vs 1280x960, not 1280x720).
@@ -49,7 +50,7 @@ ASPECT_TOLERANCE = 0.01
 
 
 @dataclass
-class DepthCounters:
+class DepthCounters(Tally):
     """received: depth images that arrived. bad: refused on arrival (encoding, size, data,
     no reading in range). paired: colour frames lifted with a depth frame. unpaired: colour
     frames with no depth frame near their stamp. unusable: colour frames whose paired depth
@@ -60,10 +61,6 @@ class DepthCounters:
     paired: int = 0
     unpaired: int = 0
     unusable: int = 0
-
-    def add(self, **counts: int) -> None:
-        for name, n in counts.items():
-            setattr(self, name, getattr(self, name) + n)
 
 
 @dataclass(frozen=True)
