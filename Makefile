@@ -14,7 +14,8 @@ RGBD ?=
 
 help:
 	@echo 'make demo    setup, then video_publisher -> movenet_node -> recorder over DDS on'
-	@echo '             real footage; writes out/demo/annotated.mp4 and poses.jsonl'
+	@echo '             real footage; writes out/demo/annotated.mp4, poses.jsonl and the'
+	@echo '             session bag out/demo/session/ (MCAP; open it in Foxglove)'
 	@echo '             (MODE=singlepose_thunder or MODE=multipose for the other models;'
 	@echo '             RGBD=test/data/rgbd plays RGB-D frames with depth on: 3D keypoints,'
 	@echo '             people, out/demo/people_3d.png)'

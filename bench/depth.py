@@ -44,10 +44,11 @@ import numpy as np
 from movenet_ros.conversions.depth import depth_image_to_msg, depth_msg_to_image
 from movenet_ros.conversions.markers import poses_to_markers
 from movenet_ros.conversions.people import poses_to_people
-from movenet_ros.conversions.poses import fill_person_3d, pose_to_msg
+from movenet_ros.conversions.poses import pose_to_msg
 from movenet_ros.core.camera import Pinhole
 from movenet_ros.core.depth import DepthLifter
 from movenet_ros.core.estimator import PoseEstimator
+from movenet_ros.core.messages import fill_person_3d
 from movenet_ros.core.model import MoveNetModel
 from movenet_ros.core.results import Pose
 from movenet_ros.core.sync import StampMatcher

@@ -11,10 +11,16 @@ from geometry_msgs.msg import PoseArray
 import numpy as np
 import pytest
 from rgbd import FRAMES, camera_json, colour, colour_camera, depth_mm
-from ros_helpers import RELIABLE, NodeProcess, keypoints_of, spin_until, stop_cleanly
+from ros_helpers import (
+    RELIABLE,
+    NodeProcess,
+    keypoints_of,
+    set_parameters,
+    spin_until,
+    stop_cleanly,
+)
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
-from test_node_parameters import set_parameters
 from visualization_msgs.msg import Marker
 
 from movenet_ros.conversions.depth import depth_image_to_msg

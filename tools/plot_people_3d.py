@@ -19,8 +19,8 @@ import sys
 
 import numpy as np
 
-from movenet_ros.core.drawing import SIDE_COLOURS_RGB
 from movenet_ros.core.keypoints import SKELETON, keypoint_side
+from movenet_ros.core.overlay import SIDE_COLOURS_RGB
 
 # Length of the facing arrow, metres.
 ARROW_M = 0.4

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from movenet_ros.conversions.images import ImageConversionError, _check_size, pixel_buffer
 from movenet_ros.core.depth import METRE, MILLIMETRE, DepthError, DepthImage
+from movenet_ros.core.image_codec import ImageConversionError, check_size, pixel_buffer
 from movenet_ros.core.image_headers import DEFAULT_MAX_IMAGE_PIXELS
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def depth_image_to_msg(depth: np.ndarray, header: Header | None = None) -> Image
             f'a depth image must be uint16 (millimetres, 16UC1) or float32 (metres, 32FC1), '
             f'got {depth.dtype}')
     height, width = depth.shape
-    _check_size(width, height, what='depth image')
+    check_size(width, height, what='depth image')
     native = np.ascontiguousarray(depth, dtype=depth.dtype.newbyteorder('='))
     data = array.array('B')
     data.frombytes(native.view(np.uint8))
