@@ -6,11 +6,17 @@
     ros2 launch movenet_ros movenet.launch.py image:=/camera/image_raw image_transport:=compressed
     ros2 launch movenet_ros movenet.launch.py autostart:=false   # for a lifecycle manager
     ros2 launch movenet_ros movenet.launch.py mode:=multipose \
+        image:=/camera/camera/color/image_raw camera_info:=/camera/camera/color/camera_info \
+        depth_image:=/camera/camera/aligned_depth_to_color/image_raw \
+        depth_camera_info:=/camera/camera/aligned_depth_to_color/camera_info   # RealSense, 3D
+    ros2 launch movenet_ros movenet.launch.py mode:=multipose \
         camera_remappings:=robot_cameras.yaml              # several cameras, one model
 
 The node reads its parameters from share/movenet_ros/config/<mode>.yaml unless params_file
 names another file. Its topics are relative (image, camera_info, poses, pose_markers,
-image_annotated), so `namespace` moves them all and `image` / `camera_info` pick the input.
+image_annotated; with depth: depth/image, depth/camera_info, people), so `namespace` moves
+them all and `image` / `camera_info` pick the input. Depth is on with depth:=true, or as soon
+as `depth_image` names another topic (the node turns depth on when depth/image is remapped).
 movenet_node is a managed (lifecycle) node, started as a launch_ros LifecycleNode: with
 autostart:=true (the default) it configures and activates itself; with autostart:=false it
 waits, unconfigured, for a lifecycle manager, `ros2 lifecycle set` or a launch ChangeState
@@ -26,6 +32,7 @@ and ``front/camera_info`` and publish ``front/poses``, ... (see the README). A
     back:
       image: /robot/back_camera/image_raw
       poses: /people/back                    # outputs can be remapped too
+      depth/image: /robot/back_camera/aligned_depth/image_raw   # turns depth on for back
 
 Its keys are the cameras unless ``cameras`` names them.
 """
@@ -46,8 +53,9 @@ IMAGE_TRANSPORTS = ['raw', 'compressed']
 LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal']
 BOOLEANS = ['true', 'false']
 # A camera's topics a remapping file may name (relative to the camera): its inputs, outputs.
-CAMERA_TOPICS = ['image', 'camera_info', 'poses', 'pose_markers', 'image_markers/bones',
-                 'image_markers/keypoints', 'image_annotated']
+CAMERA_TOPICS = ['image', 'camera_info', 'depth/image', 'depth/camera_info', 'poses',
+                 'pose_markers', 'image_markers/bones', 'image_markers/keypoints',
+                 'image_annotated', 'people']
 
 
 def camera_list(text: str) -> list[str]:
@@ -84,7 +92,9 @@ def movenet_node(context: LaunchContext) -> list[LifecycleNode]:
     image = LaunchConfiguration('image')
     # Remapping matches whole names: image/compressed needs its own rule.
     remappings = [('image', image), ('image/compressed', [image, '/compressed']),
-                  ('camera_info', LaunchConfiguration('camera_info'))]
+                  ('camera_info', LaunchConfiguration('camera_info')),
+                  ('depth/image', LaunchConfiguration('depth_image')),
+                  ('depth/camera_info', LaunchConfiguration('depth_camera_info'))]
     for camera, topics in remapped.items():
         for topic, target in topics.items():
             remappings.append((f'{camera}/{topic}', target))
@@ -93,6 +103,7 @@ def movenet_node(context: LaunchContext) -> list[LifecycleNode]:
     overrides = {
         'image_transport': LaunchConfiguration('image_transport'),
         'autostart': ParameterValue(LaunchConfiguration('autostart'), value_type=bool),
+        'depth.enabled': ParameterValue(LaunchConfiguration('depth'), value_type=bool),
     }
     if cameras:
         overrides['cameras'] = cameras
@@ -156,6 +167,20 @@ def generate_launch_description() -> LaunchDescription:
                         'a bad configuration). false: it waits in the unconfigured state for '
                         'a lifecycle manager (configure, activate, deactivate, cleanup, '
                         'shutdown over its ~/change_state service).'),
+        DeclareLaunchArgument(
+            'depth', default_value='false', choices=BOOLEANS,
+            description='true: lift the poses to 3D with a depth image aligned to the colour '
+                        'image (depth_image, depth_camera_info) and publish people. Also on '
+                        'when depth_image is set to another topic.'),
+        DeclareLaunchArgument(
+            'depth_image', default_value='depth/image',
+            description='Depth image registered to the colour image (16UC1 mm or 32FC1 m), '
+                        'e.g. RealSense /camera/camera/aligned_depth_to_color/image_raw. '
+                        'Setting it turns depth on.'),
+        DeclareLaunchArgument(
+            'depth_camera_info', default_value='depth/camera_info',
+            description='CameraInfo of depth_image, e.g. RealSense '
+                        '/camera/camera/aligned_depth_to_color/camera_info.'),
         DeclareLaunchArgument(
             'cameras', default_value='',
             description="Names of the cameras the one node serves, a YAML list: "

@@ -235,3 +235,50 @@ def test_three_cameras_at_different_rates_are_served_fairly(repo, frames):
     finally:
         stop_cleanly(node)
         close(cams)
+
+
+def test_depth_is_per_camera(repo):
+    """Remapping one camera's depth/image turns depth on for that camera only: it lifts its
+    people (c/people) from its own depth images; the other stays 2D, without people."""
+    from geometry_msgs.msg import PoseArray
+    from rgbd import FRAMES, camera_json, colour, depth_mm
+    from sensor_msgs.msg import CameraInfo
+
+    from movenet_ros.conversions.depth import depth_image_to_msg
+
+    cams = cameras('front', 'wrist')
+    front, wrist = cams['front'], cams['wrist']
+    depth_pub = wrist.node.create_publisher(Image, '/wrist_rgbd/depth', RELIABLE)
+    people = []
+    wrist.node.create_subscription(PoseArray, 'wrist/people', people.append, RELIABLE)
+    node = movenet(repo, 'singlepose_thunder', ('front', 'wrist'),
+                   '-r', 'wrist/depth/image:=/wrist_rgbd/depth')
+    try:
+        for cam in cams.values():
+            cam.wait_for_node(node)
+        assert spin_until(wrist.node, wrist.executor,
+                          lambda: depth_pub.get_subscription_count() > 0, 10.0)
+        assert front.node.count_publishers('/front/people') == 0
+        assert front.node.count_subscribers('/front/depth/image') == 0
+        info = camera_json()
+        got = {}
+        for cam in cams.values():
+            header = cam.header(f'{cam.name}_color_optical_frame')
+            cam.info_pub.publish(CameraInfo(
+                header=header, width=info['width'], height=info['height'],
+                k=[info['fx'], 0.0, info['cx'], 0.0, info['fy'], info['cy'], 0.0, 0.0, 1.0]))
+            depth_pub.publish(depth_image_to_msg(depth_mm(FRAMES[0]), header))
+            cam.spin(0.5)  # camera_info and depth in before the colour frame
+            got[cam.name] = cam.send_and_wait(array_to_image_msg(colour(FRAMES[0]), 'bgr8',
+                                                                 header))
+        assert got['wrist'].persons and got['front'].persons, 'the person is in the frame'
+        assert any(p.position_valid for p in got['wrist'].persons)
+        assert not any(p.position_valid for p in got['front'].persons)
+        def lifted() -> list:
+            return [p for p in people if p.header == got['wrist'].header]
+
+        assert spin_until(wrist.node, wrist.executor, lifted, 5.0)
+        assert lifted()[0].poses
+    finally:
+        stop_cleanly(node)
+        close(cams)

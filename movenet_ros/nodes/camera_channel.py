@@ -5,7 +5,8 @@ A node serves one or several cameras (the ``cameras`` parameter) with one model.
 is a :class:`CameraChannel`: its subscriptions (``<camera>/image`` or
 ``<camera>/image/compressed``, ``<camera>/camera_info``) and publishers (``<camera>/poses``,
 ``<camera>/pose_markers``, ``<camera>/image_markers/bones`` and ``.../keypoints``,
-``<camera>/image_annotated``), its
+``<camera>/image_annotated``; with depth also ``<camera>/depth/image``,
+``<camera>/depth/camera_info`` in and ``<camera>/people`` out), its
 :class:`~movenet_ros.nodes.pipeline.FramePipeline` (single-pose crop, tracker ids, smoother)
 on the shared model, its frame accounting and statistics, and its ``/diagnostics`` status
 ``<node>: <camera>``. The unnamed camera (``''``, the default) keeps the topic names of a
@@ -22,6 +23,7 @@ from __future__ import annotations
 import time
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseArray
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.task import Future
@@ -42,6 +44,13 @@ RELIABILITY = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 WARN_THROTTLE_S = 5.0
 NOT_SUBSCRIBED = 'not subscribed'
+DEPTH_TOPIC = 'depth/image'
+
+
+def depth_remapped(node, camera: str) -> bool:
+    """Whether ``camera``'s depth/image is remapped (which turns its depth on)."""
+    topic = camera_topic(camera, DEPTH_TOPIC)
+    return node.resolve_topic_name(topic) != node.resolve_topic_name(topic, only_expand=True)
 
 
 def status_name(node_name: str, camera: str) -> str:
@@ -86,6 +95,9 @@ class CameraChannel:
                 Image, self.topic('image_annotated'),
                 QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)),
         }
+        if pipeline.depth is not None:
+            self.outputs['people'] = node.create_lifecycle_publisher(
+                PoseArray, self.topic('people'), RELIABLE)
 
     def topic(self, name: str) -> str:
         """The camera's relative topic ``name`` (``front/poses``; ``poses`` unnamed)."""
@@ -95,6 +107,13 @@ class CameraChannel:
     def input_topic(self) -> str:
         """The image topic, resolved (namespace and remapping applied)."""
         return self._node.resolve_topic_name(self.topic(self._config.input_topic))
+
+    @property
+    def depth_topic(self) -> str:
+        """The depth image topic, resolved; '' while the camera's depth is off."""
+        if self.pipeline.depth is None:
+            return ''
+        return self._node.resolve_topic_name(self.topic(DEPTH_TOPIC))
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -113,12 +132,24 @@ class CameraChannel:
         self._inputs = [self._image_sub, node.create_subscription(
             CameraInfo, self.topic('camera_info'), self._on_camera_info,
             qos_profile_sensor_data)]
+        depth = self.pipeline.depth
+        if depth is not None:
+            depth_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST,
+                                   depth=config.depth_queue_size,
+                                   reliability=RELIABILITY[config.image_qos_reliability])
+            self._inputs += [
+                node.create_subscription(Image, self.topic(DEPTH_TOPIC), self._on_depth,
+                                         depth_qos),
+                node.create_subscription(CameraInfo, self.topic('depth/camera_info'),
+                                         depth.set_camera_info, qos_profile_sensor_data)]
 
     def unsubscribe(self) -> None:
         """Deactivate: no more frames (the node closes the scheduler)."""
         for sub in self._inputs:
             self._node.destroy_subscription(sub)
         self._inputs, self._image_sub, self._scheduler = [], None, None
+        if self.pipeline.depth is not None:
+            self.pipeline.depth.clear()
 
     def destroy(self) -> None:
         """Cleanup: the publishers go."""
@@ -131,6 +162,13 @@ class CameraChannel:
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self.camera_info = msg
+
+    def _on_depth(self, msg: Image) -> None:
+        """In the executor: keep the depth image for pairing, or say why it is refused."""
+        problem = self.pipeline.depth.add(msg)
+        if problem is not None:
+            self._node.get_logger().warning(f'{self.depth_topic}: {problem}',
+                                            throttle_duration_sec=WARN_THROTTLE_S)
 
     async def _on_image(self, msg, info: dict) -> None:
         """In the executor: account for the frame, hand it to the frame thread and, with a
@@ -173,7 +211,7 @@ class CameraChannel:
         outputs, msg, pipeline, logger = self.outputs, pending.msg, self.pipeline, \
             self._node.get_logger()
         try:
-            frame = pipeline.estimate(msg, pending.receipt_s, model)
+            frame = pipeline.estimate(msg, pending.receipt_s, self.camera_info, model)
         except ModelError as exc:  # the model's fault, not the image's: nothing published
             self.stats.failed('model_errors', f'model: {exc}')
             logger.error(str(exc), throttle_duration_sec=WARN_THROTTLE_S)
@@ -187,6 +225,11 @@ class CameraChannel:
             self.accounting.model_free(time.time_ns())
             pending.finished()
         outputs['poses'].publish(frame.poses)
+        if 'people' in outputs:
+            outputs['people'].publish(pipeline.people(frame))
+        if frame.depth_problem is not None:
+            logger.warning(f'{self.depth_topic}: {frame.depth_problem}; the poses stay 2D',
+                           throttle_duration_sec=WARN_THROTTLE_S)
         # Markers and drawings nobody receives cost as much as the rest of the frame's glue.
         settings = pipeline.settings
         if settings.publish_markers and outputs['markers'].get_subscription_count():
@@ -228,7 +271,8 @@ class CameraChannel:
             camera_info=camera_state, upstream_loss=self.accounting.streams.describe(),
             stamp_problems=stamps.problems,
             stamp_problems_period=max(0, stamps.problems - reported),
-            last_stamp_problem=stamps.last_problem)
+            last_stamp_problem=stamps.last_problem, depth_topic=self.depth_topic,
+            depth=pipeline.depth.report() if pipeline.depth is not None else None)
 
     def status(self, state: str, snapshot: Snapshot) -> DiagnosticStatus:
         return status_msg(self._node.get_name(), self.name,

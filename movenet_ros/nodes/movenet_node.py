@@ -18,17 +18,24 @@ Frames are never processed stale. A camera's image callback hands each frame to 
 thread and waits, as a coroutine, until it is processed; its own mutually exclusive callback
 group keeps the executor from taking another image of that camera meanwhile, so newer frames
 replace each other in the subscription's one-frame queue without being copied into Python,
-and the executor (other cameras, camera_info, parameters, lifecycle services, diagnostics)
-never waits for the model. The frame thread takes the camera that has waited longest (with
-``interpreters`` above 1, a frame thread per interpreter, each taking the next camera). The
-policies live in plain classes beside this file: parameters (:mod:`.movenet_config`), one
-camera (:mod:`.camera_channel`), the frame's work (:mod:`.pipeline`), frame intake, fair
+and the executor (other cameras, camera_info, depth images, parameters, lifecycle services,
+diagnostics) never waits for the model. The frame thread takes the camera that has waited
+longest (with ``interpreters`` above 1, a frame thread per interpreter, each taking the next
+camera). The policies live in plain classes beside this file: parameters
+(:mod:`.movenet_config`), one camera (:mod:`.camera_channel`), the frame's work
+(:mod:`.pipeline`), depth pairing and lifting (:mod:`.depth_input`), frame intake, fair
 scheduling and accounting (:mod:`.intake`, :mod:`.statistics`) and the health report
 (:mod:`.diagnostics`).
+
+Depth is on for every camera with ``depth.enabled``, and for a camera whose depth image is
+remapped: then that camera also reads ``<camera>/depth/image`` and
+``<camera>/depth/camera_info`` (``depth/image`` ... for the unnamed camera) and publishes
+``<camera>/people``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 import sys
 import threading
 import time
@@ -45,6 +52,7 @@ from movenet_ros.nodes.camera_channel import (
     NOT_SUBSCRIBED,
     RELIABLE,
     CameraChannel,
+    depth_remapped,
     status_msg,
 )
 from movenet_ros.nodes.diagnostics import View, assess
@@ -111,7 +119,11 @@ class MoveNetNode(LifecycleNode):
             config = NodeConfig.from_values(values, self._problems)
             settings = RuntimeSettings.from_values(values)
             models = [load_model(config) for _ in range(config.interpreters)]
-            pipelines = [FramePipeline(config, settings, models[0]) for _ in config.cameras]
+            # A camera's depth is on with depth.enabled or when its depth/image is remapped.
+            pipelines = [FramePipeline(replace(config, depth_enabled=config.depth_enabled or
+                                               depth_remapped(self, name)),
+                                       settings, models[0])
+                         for name in config.cameras]
         except (ConfigurationError, ValueError) as exc:
             self._configure_error = str(exc)
             self.get_logger().error(f'configuration error: {exc}')
@@ -137,7 +149,10 @@ class MoveNetNode(LifecycleNode):
             channel.subscribe(self._scheduler)
         self.lifecycle_state = 'active'
         config, model = self._config, self._channels[0].pipeline.model
-        topics = ', '.join(f'"{channel.input_topic}"' for channel in self._channels)
+        topics = ', '.join(
+            f'"{channel.input_topic}"' + (f' (depth on "{channel.depth_topic}")'
+                                          if channel.depth_topic else '')
+            for channel in self._channels)
         interpreters = f', {len(self._models)} interpreters' if len(self._models) > 1 else ''
         self.get_logger().info(
             f'active: {model.name} ({model.path}) on {topics} '
