@@ -1,0 +1,277 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Top-down refinement: MultiPose finds the people, a single-pose model places their keypoints.
+
+MultiPose Lightning sees the whole image at a small input (256 px on the larger side), so a
+person is often only 30-100 input pixels tall and their keypoints are coarse. A single-pose
+model (Thunder or Lightning) run on a square crop around each person sees them at 256 or
+192 px. On the labelled development set that lifts whole-image keypoint AP from about 0.20
+to about 0.35 with Thunder (``bench/accuracy.py`` has the figures and how they were chosen).
+
+Per image (:meth:`RefinedPoseEstimator.estimate`):
+
+1. MultiPose runs on the whole image. Every person it outputs with a score of at least
+   ``detection_min_score`` (default 0.02: nearly everything it sees) is a *candidate*; the
+   refined score, not MultiPose's, decides who is reported, and low-scored MultiPose
+   detections turn out to be real people often enough to pay for their crop.
+2. On video (``crop_tracking``), the people refined in the previous frame are *crop tracks*.
+   Each candidate is matched to at most one track by OKS (the tracker's similarity and
+   threshold). A person MultiPose finds is cropped from its MultiPose box (``crop_from=
+   'detection'``, the default) or from their own previous refined pose (``'pose'``); a track
+   MultiPose misses in this frame is cropped from its previous refined pose, as single-pose
+   crop tracking does (:func:`~movenet_ros.core.cropping.next_crop_region`), which keeps a
+   person MultiPose only finds now and then. New people are cropped from their box.
+3. At most ``max_refined`` crops are run per image, largest first; the candidates left over
+   keep their MultiPose keypoints, box and score. Tracks left over are dropped.
+4. A refined person is reported when their single-pose score reaches ``min_pose_score`` (the
+   single-pose rule, :func:`~movenet_ros.core.decoding.is_person`); an unrefined candidate
+   when their MultiPose score does. Duplicates (two crops converging on one person: OKS at
+   least :data:`DUPLICATE_OKS`) keep the higher score. At most ``max_people``, best first.
+
+What the published fields mean for a refined person: ``keypoints`` are the single-pose
+model's, mapped from the crop to source pixels through the crop's
+:class:`~movenet_ros.core.geometry.Region` (exact, as for every other mode); ``score`` is the
+single-pose score of that crop (:func:`~movenet_ros.core.decoding.singlepose_score`);
+``box`` is the tight box around the visible keypoints, as in single-pose mode. A person
+that was not refined is exactly what MultiPose reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+import time
+
+import numpy as np
+
+from movenet_ros.core.cropping import next_crop_region
+from movenet_ros.core.decoding import decode_singlepose, is_person
+from movenet_ros.core.estimator import CHANNEL_ORDERS, PoseEstimator, _to_rgb, check_image
+from movenet_ros.core.geometry import Region, warp_to_input
+from movenet_ros.core.model import ModelKind, MoveNetModel
+from movenet_ros.core.results import Pose, PoseResult
+from movenet_ros.core.tracking import DEFAULT_MIN_SIMILARITY, box_area, oks_matrix
+
+REFINE_MODELS = ('thunder', 'lightning')
+# MultiPose detections of at least this score are refined candidates. On the development set,
+# 0.02 instead of 0.05 raises AP from 0.32 to 0.35 (Thunder), and 0.0 adds nothing more.
+DEFAULT_DETECTION_MIN_SCORE = 0.02
+# At most this many crops per image. A 1280x720 stream with two people refines two per frame
+# (MultiPose reports a third candidate in ~1 frame of 4); a crowded photo refines four.
+DEFAULT_MAX_REFINED = 4
+# The crop around a MultiPose box: a square of side BOX_MARGIN x the box's longer side,
+# centred on the box. 1.1, 1.15, 1.25 and 1.4 were tried: 1.1 is best (by < 0.01 AP).
+BOX_MARGIN = 1.1
+# Two reported people whose OKS reaches this are one person seen twice.
+DUPLICATE_OKS = 0.5
+CROP_SOURCES = ('detection', 'pose')
+# Crops smaller than this many pixels on a side are not worth a model run.
+MIN_CROP_SIDE = 8.0
+
+
+def box_crop(box: tuple[float, float, float, float], margin: float = BOX_MARGIN) -> Region:
+    """The square crop around a person box (pixel corners, inclusive): side ``margin`` x the
+    longer side, centred on the box; it may reach past the image (padded black)."""
+    x0, y0, x1, y1 = box
+    # Pixel coordinates -> continuous: the box spans [x0 - 0.5, x1 + 0.5].
+    side = max(x1 - x0 + 1.0, y1 - y0 + 1.0, MIN_CROP_SIDE) * margin
+    cx, cy = (x0 + x1) / 2.0 + 0.5, (y0 + y1) / 2.0 + 0.5
+    return Region(x0=cx - side / 2.0, y0=cy - side / 2.0, width=side, height=side)
+
+
+def estimate_in_region(model: MoveNetModel, image: np.ndarray, region: Region,
+                       keypoint_threshold: float, channel_order: str = 'rgb') -> Pose:
+    """The single-pose model's pose for ``region`` of ``image``, in source pixels of the
+    whole image (the region may reach past it: padded black), whether a person or not."""
+    if model.kind is not ModelKind.SINGLEPOSE:
+        raise ValueError(f'a single-pose model is needed, got {model.name}')
+    h, w, channels = check_image(image)
+    input_hw = model.input_size((h, w))
+    sample = _to_rgb(warp_to_input(image, region, input_hw), channels, channel_order)
+    return decode_singlepose(model.run(sample), region, keypoint_threshold, (w, h))
+
+
+@dataclass
+class _Crop:
+    """One planned single-pose run: where, and what it replaces if it cannot be run."""
+
+    region: Region
+    candidate: Pose | None          # the MultiPose detection, None for a track MultiPose missed
+    size: float                     # side of the person's box, for largest-first
+
+
+class RefinedPoseEstimator:
+    """MultiPose detection refined by a single-pose model per person (see the module doc).
+
+    Offers what :class:`~movenet_ros.core.estimator.PoseEstimator` offers (``estimate``,
+    ``reset``, ``set_crop_tracking``, ``keypoint_threshold``, ``min_pose_score``,
+    ``max_people``, ``model``), so the CLI and the node can hold either.
+
+    Args:
+        detector: a MultiPose model (finds the people).
+        refiner: a single-pose model (places their keypoints), e.g. ``MoveNetModel('thunder')``.
+        keypoint_threshold: keypoints scoring less are not seen (boxes, OKS, drawing).
+        min_pose_score: people scoring less are not reported (refined: single-pose score;
+            unrefined: MultiPose score).
+        max_people: reported people at most, best first.
+        max_refined: single-pose runs per image at most, largest person first.
+        detection_min_score: MultiPose score from which a detection is a candidate.
+        crop_tracking: carry each refined person's pose to the next call (video).
+        crop_from: where a person MultiPose finds again is cropped: ``'detection'`` (its
+            current MultiPose box) or ``'pose'`` (their previous refined pose).
+        box_margin: crop side / the longer side of a MultiPose box.
+    """
+
+    def __init__(self, detector: MoveNetModel, refiner: MoveNetModel,
+                 keypoint_threshold: float, min_pose_score: float, max_people: int,
+                 max_refined: int = DEFAULT_MAX_REFINED,
+                 detection_min_score: float = DEFAULT_DETECTION_MIN_SCORE,
+                 crop_tracking: bool = True, crop_from: str = 'detection',
+                 box_margin: float = BOX_MARGIN) -> None:
+        if detector.kind is not ModelKind.MULTIPOSE:
+            raise ValueError(f'the detector must be a MultiPose model, got {detector.name}')
+        if refiner.kind is not ModelKind.SINGLEPOSE:
+            raise ValueError(f'the refiner must be a single-pose model, got {refiner.name}')
+        if max_refined < 1:
+            raise ValueError(f'max_refined must be >= 1, got {max_refined}')
+        if not 0.0 <= detection_min_score <= 1.0:
+            raise ValueError(f'detection_min_score must be in [0, 1], got {detection_min_score}')
+        if not 1.0 <= box_margin <= 3.0:
+            raise ValueError(f'box_margin must be in [1, 3], got {box_margin}')
+        if crop_from not in CROP_SOURCES:
+            raise ValueError(f'crop_from must be one of {CROP_SOURCES}, got {crop_from!r}')
+        # The detector reports every candidate; this class applies the user's limits.
+        self.detector = PoseEstimator(detector, keypoint_threshold=keypoint_threshold,
+                                      min_pose_score=detection_min_score,
+                                      max_people=max(max_people, 6))
+        self.refiner = refiner
+        self.min_pose_score = min_pose_score
+        self.max_people = max_people
+        self.max_refined = max_refined
+        self.crop_from = crop_from
+        self.box_margin = box_margin
+        self.last_refined = 0       # single-pose runs in the last call (for diagnostics)
+        self._tracks: list[Pose] = []
+        self._image_hw: tuple[int, int] | None = None
+        self.set_crop_tracking(crop_tracking)
+
+    @property
+    def model(self) -> MoveNetModel:
+        """The detector: the model that decides who is in the image."""
+        return self.detector.model
+
+    @property
+    def name(self) -> str:
+        """What results report as their model, e.g. ``multipose_lightning+singlepose_thunder``."""
+        return f'{self.detector.model.name}+{self.refiner.name}'
+
+    @property
+    def keypoint_threshold(self) -> float:
+        return self.detector.keypoint_threshold
+
+    @keypoint_threshold.setter
+    def keypoint_threshold(self, value: float) -> None:
+        self.detector.keypoint_threshold = value
+
+    def set_crop_tracking(self, enabled: bool) -> None:
+        """Carry refined poses to the next call (video) or not (unrelated images)."""
+        self.crop_tracking = enabled
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the people carried over from the previous call."""
+        self._tracks = []
+        self._image_hw = None
+
+    def estimate(self, image: np.ndarray, channel_order: str = 'rgb') -> PoseResult:
+        """Poses in ``image`` (uint8, HxW mono or HxWx3/4 in ``channel_order``)."""
+        if channel_order not in CHANNEL_ORDERS:
+            raise ValueError(f'channel_order must be one of {CHANNEL_ORDERS}, '
+                             f'got {channel_order!r}')
+        h, w, _ = check_image(image)
+        if self._image_hw != (h, w):
+            self._tracks = []
+        detected = self.detector.estimate(image, channel_order)
+        start = time.perf_counter()
+        crops = self._plan(detected.poses, (h, w))
+        crops.sort(key=lambda c: -c.size)
+        invoke_ms = 0.0
+        reported, refined = [], []
+        for index, crop in enumerate(crops):
+            if index >= self.max_refined:
+                if crop.candidate is not None and crop.candidate.score >= self.min_pose_score:
+                    reported.append(crop.candidate)
+                continue
+            pose = estimate_in_region(self.refiner, image, crop.region,
+                                      self.keypoint_threshold, channel_order)
+            invoke_ms += self.refiner.last_invoke_ms
+            if is_person(pose, self.keypoint_threshold, self.min_pose_score):
+                reported.append(pose)
+                refined.append(pose)
+        self.last_refined = min(len(crops), self.max_refined)
+        poses = self._without_duplicates(reported)[:self.max_people]
+        if self.crop_tracking:
+            kept = {id(p) for p in poses}
+            self._tracks = [p for p in refined if id(p) in kept]
+            self._image_hw = (h, w)
+        timings = dict(detected.timings_ms)
+        timings['refine'] = (time.perf_counter() - start) * 1e3
+        return replace(detected, poses=[replace(p) for p in poses], model=self.name,
+                       keypoint_threshold=self.keypoint_threshold,
+                       inference_ms=detected.inference_ms + invoke_ms, timings_ms=timings)
+
+    def _plan(self, candidates: list[Pose], image_hw: tuple[int, int]) -> list[_Crop]:
+        """One crop per person: tracks matched to a candidate, tracks MultiPose missed,
+        then new candidates."""
+        crops = []
+        matched = self._match(candidates)
+        for track_index, track in enumerate(self._tracks):
+            candidate = matched.get(track_index)
+            region = None
+            if candidate is None or self.crop_from == 'pose':
+                region = next_crop_region(track.keypoints, image_hw)
+            if region is None and candidate is not None:
+                region = box_crop(candidate.box, self.box_margin)
+            if region is not None:
+                crops.append(_Crop(region, candidate, _box_side(track.box)))
+        taken = {id(c) for c in matched.values()}
+        for candidate in candidates:
+            if id(candidate) not in taken:
+                crops.append(_Crop(box_crop(candidate.box, self.box_margin), candidate,
+                                   _box_side(candidate.box)))
+        return crops
+
+    def _match(self, candidates: list[Pose]) -> dict[int, Pose]:
+        """Track index -> the candidate that is the same person, greedily by best OKS."""
+        if not self._tracks or not candidates:
+            return {}
+        boxes = np.array([t.box for t in self._tracks], dtype=np.float64)
+        areas = np.clip(boxes[:, 2:] - boxes[:, :2], 0.0, None).prod(axis=-1)
+        sim = oks_matrix(np.array([t.keypoints for t in self._tracks]), areas,
+                         np.array([c.keypoints for c in candidates]), self.keypoint_threshold)
+        matched: dict[int, Pose] = {}
+        used: set[int] = set()
+        for flat in np.argsort(-sim, axis=None, kind='stable'):
+            ti, ci = divmod(int(flat), len(candidates))
+            if sim[ti, ci] < DEFAULT_MIN_SIMILARITY['oks']:
+                break
+            if ti not in matched and ci not in used:
+                matched[ti] = candidates[ci]
+                used.add(ci)
+        return matched
+
+    def _without_duplicates(self, poses: list[Pose]) -> list[Pose]:
+        """Best first; a pose with OKS >= DUPLICATE_OKS to a better one is dropped."""
+        poses = sorted(poses, key=lambda p: -p.score)
+        kept: list[Pose] = []
+        for pose in poses:
+            if kept:
+                areas = np.array([max(box_area(k.box), box_area(pose.box)) for k in kept])
+                sim = oks_matrix(np.array([k.keypoints for k in kept]), areas,
+                                 pose.keypoints[None], self.keypoint_threshold)[:, 0]
+                if sim.max() >= DUPLICATE_OKS:
+                    continue
+            kept.append(pose)
+        return kept
+
+
+def _box_side(box: tuple[float, float, float, float]) -> float:
+    return max(box[2] - box[0], box[3] - box[1])
