@@ -23,9 +23,44 @@ CHANNEL_ORDERS = ('rgb', 'bgr')
 # Real people score 0.35-0.85 on the demo footage; background clutter that a single-pose
 # model latches onto when nobody is in view stays near 0.2.
 DEFAULT_MIN_POSE_SCORE = 0.25
+# min_pose_score per mode, chosen with bench/accuracy.py on the labelled development set
+# (README "Accuracy"). What a pose score is differs by mode: single-pose, the mean of the 5
+# best keypoint scores (decoding.singlepose_score); MultiPose, the model's own person score;
+# refined, the single-pose score of the person's crop (core/refine.py).
+# Single-pose: the highest threshold that still reports 95 % of the clearly visible people
+# (10+ labelled keypoints, 64x64+ pixels) on crops around them, whole and with their feet out
+# of frame: Lightning 0.35 reports 23 of 24 (and 12 of 12 with feet cut off) and 5 % of crops
+# with nobody; Thunder 0.30 reports all of them and 9 % of the empty crops.
+# MultiPose and refined: the highest threshold whose F1 (people found at OKS >= 0.5 on whole
+# photos) is within 0.01 of the best: MultiPose 0.25 (F1 0.456, best 0.459 at 0.15 with four
+# times the false detections), refined by Thunder 0.40, by Lightning 0.45.
+DEFAULT_MIN_POSE_SCORES: dict[str, float] = {
+    'singlepose_lightning': 0.35,
+    'singlepose_thunder': 0.3,
+    'multipose_lightning': 0.25,
+}
+# Refined people, by refiner.
+DEFAULT_REFINED_MIN_POSE_SCORES: dict[str, float] = {
+    'singlepose_lightning': 0.45,
+    'singlepose_thunder': 0.4,
+}
+# Model files other than the built-in ones get the defaults of the built-in model of their kind.
+_KIND_DEFAULTS = {ModelKind.SINGLEPOSE: 'singlepose_lightning',
+                  ModelKind.MULTIPOSE: 'multipose_lightning'}
 DEFAULT_MAX_PEOPLE = 6
 # Larger images are refused: 16k x 16k is beyond any camera and protects memory.
 MAX_IMAGE_SIDE = 16384
+
+
+def default_min_pose_score(model: MoveNetModel, refiner: MoveNetModel | None = None) -> float:
+    """The default ``min_pose_score`` of ``model`` alone, or of ``model`` refined by
+    ``refiner`` (see :mod:`movenet_ros.core.refine`)."""
+    if refiner is not None:
+        name = refiner.name if refiner.name in DEFAULT_REFINED_MIN_POSE_SCORES \
+            else _KIND_DEFAULTS[ModelKind.SINGLEPOSE]
+        return DEFAULT_REFINED_MIN_POSE_SCORES[name]
+    name = model.name if model.name in DEFAULT_MIN_POSE_SCORES else _KIND_DEFAULTS[model.kind]
+    return DEFAULT_MIN_POSE_SCORES[name]
 
 
 def check_image(image: np.ndarray) -> tuple[int, int, int]:
@@ -66,13 +101,16 @@ class PoseEstimator:
 
     For single-pose models, consecutive calls are treated as video: each frame's crop comes
     from the previous frame's pose (see :mod:`movenet_ros.core.cropping`). Call :meth:`reset`
-    between unrelated images, or pass ``crop_tracking=False``.
+    between unrelated images, or pass ``crop_tracking=False``. ``min_pose_score`` None: the
+    model's default (:func:`default_min_pose_score`).
     """
 
     def __init__(self, model: MoveNetModel,
                  keypoint_threshold: float = DEFAULT_KEYPOINT_THRESHOLD,
-                 min_pose_score: float = DEFAULT_MIN_POSE_SCORE,
+                 min_pose_score: float | None = None,
                  max_people: int = DEFAULT_MAX_PEOPLE, crop_tracking: bool = True) -> None:
+        if min_pose_score is None:
+            min_pose_score = default_min_pose_score(model)
         for name, value in (('keypoint_threshold', keypoint_threshold),
                             ('min_pose_score', min_pose_score)):
             if not 0.0 <= value <= 1.0:

@@ -44,7 +44,13 @@ import numpy as np
 
 from movenet_ros.core.cropping import next_crop_region
 from movenet_ros.core.decoding import decode_singlepose, is_person
-from movenet_ros.core.estimator import CHANNEL_ORDERS, PoseEstimator, _to_rgb, check_image
+from movenet_ros.core.estimator import (
+    CHANNEL_ORDERS,
+    PoseEstimator,
+    _to_rgb,
+    check_image,
+    default_min_pose_score,
+)
 from movenet_ros.core.geometry import Region, warp_to_input
 from movenet_ros.core.model import ModelKind, MoveNetModel
 from movenet_ros.core.results import Pose, PoseResult
@@ -54,15 +60,18 @@ REFINE_MODELS = ('thunder', 'lightning')
 # MultiPose detections of at least this score are refined candidates. On the development set,
 # 0.02 instead of 0.05 raises AP from 0.32 to 0.35 (Thunder), and 0.0 adds nothing more.
 DEFAULT_DETECTION_MIN_SCORE = 0.02
-# At most this many crops per image. A 1280x720 stream with two people refines two per frame
-# (MultiPose reports a third candidate in ~1 frame of 4); a crowded photo refines four.
-DEFAULT_MAX_REFINED = 4
+# At most this many crops per image, largest person first: 6, as many as MultiPose reports.
+# The development set needs them (AP 0.29 with 2, 0.32 with 4, 0.34 with 6), yet they cost
+# 1.5 crops per photo on average; a 1280x720 stream with two people refines 2.3 per frame.
+DEFAULT_MAX_REFINED = 6
 # The crop around a MultiPose box: a square of side BOX_MARGIN x the box's longer side,
 # centred on the box. 1.1, 1.15, 1.25 and 1.4 were tried: 1.1 is best (by < 0.01 AP).
 BOX_MARGIN = 1.1
 # Two reported people whose OKS reaches this are one person seen twice.
 DUPLICATE_OKS = 0.5
 CROP_SOURCES = ('detection', 'pose')
+# The detector reports up to this many candidates (MultiPose outputs 6).
+MAX_CANDIDATES = 100
 # Crops smaller than this many pixels on a side are not worth a model run.
 MIN_CROP_SIDE = 8.0
 
@@ -110,7 +119,8 @@ class RefinedPoseEstimator:
         refiner: a single-pose model (places their keypoints), e.g. ``MoveNetModel('thunder')``.
         keypoint_threshold: keypoints scoring less are not seen (boxes, OKS, drawing).
         min_pose_score: people scoring less are not reported (refined: single-pose score;
-            unrefined: MultiPose score).
+            unrefined: MultiPose score); None: the default for ``refiner``
+            (:func:`~movenet_ros.core.estimator.default_min_pose_score`).
         max_people: reported people at most, best first.
         max_refined: single-pose runs per image at most, largest person first.
         detection_min_score: MultiPose score from which a detection is a candidate.
@@ -121,7 +131,7 @@ class RefinedPoseEstimator:
     """
 
     def __init__(self, detector: MoveNetModel, refiner: MoveNetModel,
-                 keypoint_threshold: float, min_pose_score: float, max_people: int,
+                 keypoint_threshold: float, min_pose_score: float | None, max_people: int,
                  max_refined: int = DEFAULT_MAX_REFINED,
                  detection_min_score: float = DEFAULT_DETECTION_MIN_SCORE,
                  crop_tracking: bool = True, crop_from: str = 'detection',
@@ -141,14 +151,20 @@ class RefinedPoseEstimator:
         # The detector reports every candidate; this class applies the user's limits.
         self.detector = PoseEstimator(detector, keypoint_threshold=keypoint_threshold,
                                       min_pose_score=detection_min_score,
-                                      max_people=max(max_people, 6))
+                                      max_people=MAX_CANDIDATES)
         self.refiner = refiner
+        if min_pose_score is None:
+            min_pose_score = default_min_pose_score(detector, refiner)
+        if not 0.0 <= min_pose_score <= 1.0:
+            raise ValueError(f'min_pose_score must be in [0, 1], got {min_pose_score}')
         self.min_pose_score = min_pose_score
         self.max_people = max_people
         self.max_refined = max_refined
         self.crop_from = crop_from
         self.box_margin = box_margin
         self.last_refined = 0       # single-pose runs in the last call (for diagnostics)
+        # The crop each pose of the last result was refined on (None: MultiPose's own pose).
+        self.last_regions: list[Region | None] = []
         self._tracks: list[Pose] = []
         self._image_hw: tuple[int, int] | None = None
         self.set_crop_tracking(crop_tracking)
@@ -180,6 +196,7 @@ class RefinedPoseEstimator:
         """Forget the people carried over from the previous call."""
         self._tracks = []
         self._image_hw = None
+        self.last_regions = []
 
     def estimate(self, image: np.ndarray, channel_order: str = 'rgb') -> PoseResult:
         """Poses in ``image`` (uint8, HxW mono or HxWx3/4 in ``channel_order``)."""
@@ -194,27 +211,26 @@ class RefinedPoseEstimator:
         crops = self._plan(detected.poses, (h, w))
         crops.sort(key=lambda c: -c.size)
         invoke_ms = 0.0
-        reported, refined = [], []
+        reported: list[tuple[Pose, Region | None]] = []
         for index, crop in enumerate(crops):
             if index >= self.max_refined:
                 if crop.candidate is not None and crop.candidate.score >= self.min_pose_score:
-                    reported.append(crop.candidate)
+                    reported.append((crop.candidate, None))
                 continue
             pose = estimate_in_region(self.refiner, image, crop.region,
                                       self.keypoint_threshold, channel_order)
             invoke_ms += self.refiner.last_invoke_ms
             if is_person(pose, self.keypoint_threshold, self.min_pose_score):
-                reported.append(pose)
-                refined.append(pose)
+                reported.append((pose, crop.region))
         self.last_refined = min(len(crops), self.max_refined)
-        poses = self._without_duplicates(reported)[:self.max_people]
+        kept = self._without_duplicates(reported)[:self.max_people]
+        self.last_regions = [region for _, region in kept]
         if self.crop_tracking:
-            kept = {id(p) for p in poses}
-            self._tracks = [p for p in refined if id(p) in kept]
+            self._tracks = [pose for pose, region in kept if region is not None]
             self._image_hw = (h, w)
         timings = dict(detected.timings_ms)
         timings['refine'] = (time.perf_counter() - start) * 1e3
-        return replace(detected, poses=[replace(p) for p in poses], model=self.name,
+        return replace(detected, poses=[replace(pose) for pose, _ in kept], model=self.name,
                        keypoint_threshold=self.keypoint_threshold,
                        inference_ms=detected.inference_ms + invoke_ms, timings_ms=timings)
 
@@ -258,18 +274,18 @@ class RefinedPoseEstimator:
                 used.add(ci)
         return matched
 
-    def _without_duplicates(self, poses: list[Pose]) -> list[Pose]:
+    def _without_duplicates(self, poses: list[tuple[Pose, Region | None]]
+                            ) -> list[tuple[Pose, Region | None]]:
         """Best first; a pose with OKS >= DUPLICATE_OKS to a better one is dropped."""
-        poses = sorted(poses, key=lambda p: -p.score)
-        kept: list[Pose] = []
-        for pose in poses:
+        kept: list[tuple[Pose, Region | None]] = []
+        for pose, region in sorted(poses, key=lambda pr: -pr[0].score):
             if kept:
-                areas = np.array([max(box_area(k.box), box_area(pose.box)) for k in kept])
-                sim = oks_matrix(np.array([k.keypoints for k in kept]), areas,
+                areas = np.array([max(box_area(k.box), box_area(pose.box)) for k, _ in kept])
+                sim = oks_matrix(np.array([k.keypoints for k, _ in kept]), areas,
                                  pose.keypoints[None], self.keypoint_threshold)[:, 0]
                 if sim.max() >= DUPLICATE_OKS:
                     continue
-            kept.append(pose)
+            kept.append((pose, region))
         return kept
 
 
