@@ -14,6 +14,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 BENCH = pathlib.Path(__file__).resolve().parent.parent / 'bench'
 
 
@@ -72,3 +74,33 @@ def test_burst_quick(tmp_path):
     assert report['outputs'] > 0 and report['published'] > 0
     assert report['peak_rss_mb'] > 0 and report['in_stamp_order']
     assert (tmp_path / 'node_burst.png').stat().st_size > 10_000
+
+
+def test_accuracy_quick(tmp_path):
+    """bench/accuracy.py on 10 photos of the development set (skipped where it is absent)."""
+    sys.path.insert(0, str(BENCH))
+    import keypoint_eval
+
+    if keypoint_eval.find_dev_set(BENCH.parent) is None:
+        pytest.skip(f'labelled development set not found ({keypoint_eval.DEV_SET_NAME} beside '
+                    f'the repository or ${keypoint_eval.DEV_SET_ENV}): runs where it exists')
+    command = [sys.executable, str(BENCH / 'accuracy.py'), '--quick', '--modes', 'lightning',
+               'multipose', 'multipose+lightning', '--out', str(tmp_path), '--doc',
+               str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f'{done.stdout}\n{done.stderr}'
+    assert 'Traceback' not in done.stderr, done.stderr
+    report = json.loads((tmp_path / 'accuracy.json').read_text())
+    assert report['dataset']['images'] == 10 and report['dataset']['people'] > 0
+    assert set(report['modes']) == {'lightning', 'multipose', 'multipose+lightning'}
+    for row in report['modes'].values():
+        assert 0.0 <= row['images']['ap'] <= 1.0
+        low, high = row['images']['ap_ci']
+        assert 0.0 <= low <= high <= 1.0
+        assert len(row['images']['sweep']) == 13
+    assert report['crops']['lightning']['people'] == report['dataset']['people']
+    assert set(report['fps']['modes']) == set(report['modes'])
+    assert report['refinement_vs_multipose']['multipose+lightning']['ap_gain_ci']
+    assert (tmp_path / 'accuracy.png').stat().st_size > 10_000
+    assert '| multipose+lightning |' in (tmp_path / 'accuracy.md').read_text()
+    assert '| multipose+lightning |' in done.stdout
