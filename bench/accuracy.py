@@ -59,6 +59,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from common import load_frames, machine, machine_busy_seconds
 import keypoint_eval as ke
 
+from movenet_ros.core.drawing import draw_poses
 from movenet_ros.core.estimator import PoseEstimator, default_min_pose_score
 from movenet_ros.core.geometry import Region
 from movenet_ros.core.keypoints import DEFAULT_KEYPOINT_THRESHOLD
@@ -92,6 +93,7 @@ STREAM_SIZE = (1280, 720)
 STREAM_FRAMES = (40, 200)       # both people in view
 BLOCK = 10
 WARMUP = 5
+EXAMPLE_FROM = 60              # the README picture: both people in view from here
 TARGET_AP_GAIN = 0.12
 TARGET_FPS = 15.0
 
@@ -365,6 +367,7 @@ def stream_fps(modes: list[str], threads: int, frames_per_mode: int) -> dict:
     done = dict.fromkeys(modes, 0)
     people = {m: [] for m in modes}
     refined = {m: [] for m in modes}
+    refine_ms = {m: [] for m in modes}
     for est in estimators.values():   # warm-up (allocation, caches)
         for frame in frames[:WARMUP]:
             est.estimate(frame, 'bgr')
@@ -384,6 +387,7 @@ def stream_fps(modes: list[str], threads: int, frames_per_mode: int) -> dict:
                 done[mode] += 1
                 people[mode].append(len(result.poses))
                 refined[mode].append(getattr(est, 'last_refined', 0))
+                refine_ms[mode].append(result.timings_ms.get('refine', 0.0))
     wall = time.perf_counter() - wall0
     others = (machine_busy_seconds() - busy0) - (time.process_time() - own0)
     out = {'size': f'{STREAM_SIZE[0]}x{STREAM_SIZE[1]}', 'threads': threads,
@@ -394,7 +398,9 @@ def stream_fps(modes: list[str], threads: int, frames_per_mode: int) -> dict:
         fps = done[mode] / elapsed[mode]
         out['modes'][mode] = {'fps': round(fps, 2), 'ms_per_frame': round(1e3 / fps, 2),
                               'people_per_frame': round(float(np.mean(people[mode])), 2),
-                              'refined_per_frame': round(float(np.mean(refined[mode])), 2)}
+                              'refined_per_frame': round(float(np.mean(refined[mode])), 2),
+                              # of ms_per_frame: the crops (warp, single-pose runs, decoding)
+                              'refine_ms_per_frame': round(float(np.mean(refine_ms[mode])), 2)}
     if 'multipose' in modes:
         base = out['modes']['multipose']['fps']
         for mode in modes:
@@ -482,6 +488,33 @@ def plot(report: dict, path: pathlib.Path) -> None:
     plt.close(fig)
 
 
+def example_picture(path: pathlib.Path, threads: int, first: int = EXAMPLE_FROM) -> dict:
+    """MultiPose beside MultiPose + Thunder on the 1280x720 demo stream, at the first frame
+    from ``first`` on where refinement reports both people and MultiPose does not."""
+    frames = load_frames(STREAM_FRAMES[1], STREAM_SIZE)
+    plain = make_estimator('multipose', threads, crop_tracking=True)
+    refined = make_estimator('multipose+thunder', threads, crop_tracking=True)
+    for index, frame in enumerate(frames):
+        a, b = plain.estimate(frame, 'bgr').poses, refined.estimate(frame, 'bgr').poses
+        if index >= first and len(b) == 2 and len(a) < 2:
+            break
+    else:
+        return {}
+    panels = []
+    for poses, title in ((a, 'MultiPose'), (b, 'MultiPose + Thunder refinement')):
+        panel = draw_poses(frame.copy(), poses, DEFAULT_KEYPOINT_THRESHOLD)
+        (tw, th), _ = cv2.getTextSize(title, cv2.FONT_HERSHEY_SIMPLEX, 1.4, 3)
+        bottom = panel.shape[0]   # at the bottom left: grass, nobody there
+        cv2.rectangle(panel, (0, bottom - th - 40), (tw + 40, bottom), (0, 0, 0), -1)
+        cv2.putText(panel, title, (20, bottom - 20), cv2.FONT_HERSHEY_SIMPLEX, 1.4,
+                    (255, 255, 255), 3, cv2.LINE_AA)
+        panels.append(panel)
+    picture = cv2.resize(np.hstack(panels), (1600, 450), interpolation=cv2.INTER_AREA)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), picture, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return {'frame': index, 'multipose_people': len(a), 'refined_people': len(b)}
+
+
 def variants(data: DataSet, threads: int, samples: int, default: float) -> dict:
     """Refinement (Thunder) with one setting changed at a time: what the defaults rest on."""
     cases = {
@@ -516,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--fps-frames', type=int, default=160,
                         help='frames per mode for the fps measurement (0: skip)')
     parser.add_argument('--variants', action='store_true', help='refinement variants too')
+    parser.add_argument('--example', action='store_true',
+                        help='also write doc/refine_example.jpg (the README picture)')
     parser.add_argument('--quick', action='store_true',
                         help='10 images, 50 resamples, 20 fps frames (a smoke test)')
     parser.add_argument('--out', type=pathlib.Path, default=REPO / 'bench' / 'results')
@@ -567,6 +602,8 @@ def main(argv: list[str] | None = None) -> int:
         report['variants'] = variants(data, args.threads, samples, default)
     if args.fps_frames:
         report['fps'] = stream_fps(args.modes, args.threads, args.fps_frames)
+    if args.example:
+        report['example'] = example_picture(args.doc / 'refine_example.jpg', args.threads)
     table = markdown_table(report)
     for row in report['modes'].values():
         row['images'].pop('_evaluation')

@@ -46,12 +46,14 @@ from movenet_ros.core.cropping import next_crop_region
 from movenet_ros.core.decoding import decode_singlepose, is_person
 from movenet_ros.core.estimator import (
     CHANNEL_ORDERS,
+    DEFAULT_MAX_PEOPLE,
     PoseEstimator,
     _to_rgb,
     check_image,
     default_min_pose_score,
 )
 from movenet_ros.core.geometry import Region, warp_to_input
+from movenet_ros.core.keypoints import DEFAULT_KEYPOINT_THRESHOLD
 from movenet_ros.core.model import ModelKind, MoveNetModel
 from movenet_ros.core.results import Pose, PoseResult
 from movenet_ros.core.tracking import DEFAULT_MIN_SIMILARITY, box_area, oks_matrix
@@ -131,7 +133,8 @@ class RefinedPoseEstimator:
     """
 
     def __init__(self, detector: MoveNetModel, refiner: MoveNetModel,
-                 keypoint_threshold: float, min_pose_score: float | None, max_people: int,
+                 keypoint_threshold: float = DEFAULT_KEYPOINT_THRESHOLD,
+                 min_pose_score: float | None = None, max_people: int = DEFAULT_MAX_PEOPLE,
                  max_refined: int = DEFAULT_MAX_REFINED,
                  detection_min_score: float = DEFAULT_DETECTION_MIN_SCORE,
                  crop_tracking: bool = True, crop_from: str = 'detection',
