@@ -4,8 +4,8 @@
 MultiPose Lightning sees the whole image at a small input (256 px on the larger side), so a
 person is often only 30-100 input pixels tall and their keypoints are coarse. A single-pose
 model (Thunder or Lightning) run on a square crop around each person sees them at 256 or
-192 px. On the labelled development set that lifts whole-image keypoint AP from about 0.20
-to about 0.35 with Thunder (``bench/accuracy.py`` has the figures and how they were chosen).
+192 px. On the labelled development set that lifts whole-image keypoint AP from 0.19 to 0.34
+with Thunder (bench/README.md: the figures, and the data each default below rests on).
 
 Per image (:meth:`RefinedPoseEstimator.estimate`):
 
@@ -15,11 +15,14 @@ Per image (:meth:`RefinedPoseEstimator.estimate`):
    detections turn out to be real people often enough to pay for their crop.
 2. On video (``crop_tracking``), the people refined in the previous frame are *crop tracks*.
    Each candidate is matched to at most one track by OKS (the tracker's similarity and
-   threshold). A person MultiPose finds is cropped from its MultiPose box (``crop_from=
-   'detection'``, the default) or from their own previous refined pose (``'pose'``); a track
-   MultiPose misses in this frame is cropped from its previous refined pose, as single-pose
-   crop tracking does (:func:`~movenet_ros.core.cropping.next_crop_region`), which keeps a
-   person MultiPose only finds now and then. New people are cropped from their box.
+   threshold). A track MultiPose misses in this frame is cropped from its previous refined
+   pose, as single-pose crop tracking does (:func:`~movenet_ros.core.cropping.next_crop_region`),
+   which keeps a person MultiPose only finds now and then (the backlit man of the demo clip:
+   MultiPose alone finds him in 40 % of the frames, refined he is there in 93 %). A track
+   MultiPose finds again is cropped from its current MultiPose box (``crop_from='detection'``,
+   the default) or from its previous pose (``'pose'``): the current box is the better crop
+   (AP 0.337 against 0.325 when each photo is run three times as a still video), since it
+   does not lag a frame behind. New people are cropped from their box.
 3. At most ``max_refined`` crops are run per image, largest first; the candidates left over
    keep their MultiPose keypoints, box and score. Tracks left over are dropped.
 4. A refined person is reported when their single-pose score reaches ``min_pose_score`` (the
@@ -59,15 +62,17 @@ from movenet_ros.core.results import Pose, PoseResult
 from movenet_ros.core.tracking import DEFAULT_MIN_SIMILARITY, box_area, oks_matrix
 
 REFINE_MODELS = ('thunder', 'lightning')
-# MultiPose detections of at least this score are refined candidates. On the development set,
-# 0.02 instead of 0.05 raises AP from 0.32 to 0.35 (Thunder), and 0.0 adds nothing more.
+# MultiPose detections of at least this score are refined candidates. Development set AP with
+# Thunder: 0.25 -> 0.267, 0.1 -> 0.317, 0.02 -> 0.337, 0.0 -> 0.335.
 DEFAULT_DETECTION_MIN_SCORE = 0.02
 # At most this many crops per image, largest person first: 6, as many as MultiPose reports.
-# The development set needs them (AP 0.29 with 2, 0.32 with 4, 0.34 with 6), yet they cost
-# 1.5 crops per photo on average; a 1280x720 stream with two people refines 2.3 per frame.
+# Development set AP with Thunder: 1 -> 0.235, 2 -> 0.273, 3 -> 0.306, 4 -> 0.310, 6 -> 0.337
+# (largest first beats best-scored first at every limit); they cost 1.5 crops per photo on
+# average, and 2.0 per frame on a 1280x720 stream with two people.
 DEFAULT_MAX_REFINED = 6
 # The crop around a MultiPose box: a square of side BOX_MARGIN x the box's longer side,
-# centred on the box. 1.1, 1.15, 1.25 and 1.4 were tried: 1.1 is best (by < 0.01 AP).
+# centred on the box. Development set AP with Thunder: 1.1 -> 0.337, 1.25 -> 0.329,
+# 1.4 -> 0.311.
 BOX_MARGIN = 1.1
 # Two reported people whose OKS reaches this are one person seen twice.
 DUPLICATE_OKS = 0.5
