@@ -18,7 +18,13 @@ from footage import PERSON_BOX, read_frames, who
 import numpy as np
 import pytest
 
-from movenet_ros.core.estimator import PoseEstimator
+from movenet_ros.core.decoding import singlepose_score
+from movenet_ros.core.estimator import (
+    DEFAULT_MIN_POSE_SCORES,
+    DEFAULT_REFINED_MIN_POSE_SCORES,
+    PoseEstimator,
+    default_min_pose_score,
+)
 from movenet_ros.core.geometry import Region
 from movenet_ros.core.keypoints import KEYPOINT_INDEX
 from movenet_ros.core.model import MoveNetModel
@@ -63,6 +69,27 @@ def test_box_crop_is_a_square_centred_on_the_box():
     side = 200.0 * BOX_MARGIN
     assert region == Region(x0=150.0 - side / 2, y0=150.0 - side / 2, width=side, height=side)
     assert box_crop((10.0, 10.0, 10.0, 10.0), 1.0).width == 8.0   # never below 8 pixels
+
+
+def test_singlepose_score_is_the_mean_of_the_five_best_keypoints():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5] + [0.0] * 12)   # legs out of frame
+    assert singlepose_score(scores) == pytest.approx(0.7)
+    assert singlepose_score(np.full(17, 0.4)) == pytest.approx(0.4)
+
+
+def test_default_min_pose_score_per_mode(models, repo):
+    lightning, thunder, multipose = models['lightning'], models['thunder'], models['multipose']
+    assert default_min_pose_score(lightning) == DEFAULT_MIN_POSE_SCORES['singlepose_lightning']
+    assert default_min_pose_score(thunder) == DEFAULT_MIN_POSE_SCORES['singlepose_thunder']
+    assert default_min_pose_score(multipose) == DEFAULT_MIN_POSE_SCORES['multipose_lightning']
+    assert default_min_pose_score(multipose, thunder) == \
+        DEFAULT_REFINED_MIN_POSE_SCORES['singlepose_thunder']
+    assert PoseEstimator(thunder).min_pose_score == default_min_pose_score(thunder)
+    assert refined(models, 'lightning').min_pose_score == \
+        DEFAULT_REFINED_MIN_POSE_SCORES['singlepose_lightning']
+    # A model file of its own gets the defaults of the built-in model of its kind.
+    own = MoveNetModel(repo / 'test' / 'data' / 'movenet_singlepose_lightning_int8.tflite')
+    assert default_min_pose_score(own) == DEFAULT_MIN_POSE_SCORES['singlepose_lightning']
 
 
 # Windows of frame 100 (the woman mid-stride at PERSON_BOX[100, 'woman']): (rows, columns).
