@@ -152,6 +152,48 @@ def node_executable() -> pathlib.Path:
     sys.exit('movenet_node not found: `source tools/env.sh` first (after `make setup`)')
 
 
+@dataclass(frozen=True)
+class Variant:
+    """A build of the node to run: the current environment's, or another colcon install.
+
+    ``LABEL=INSTALL[+KEY=VALUE...]`` on the command line: INSTALL is a colcon install folder
+    (``current`` for the environment's own), KEY=VALUE environment variables for the node.
+    Another install runs with its own parameter files, its setup.bash sourced over this
+    environment, so an old checkout built with the same venv can be timed against this one.
+    """
+
+    label: str
+    install: pathlib.Path | None = None
+    env: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> Variant:
+        label, _, rest = text.partition('=')
+        where, *pairs = rest.split('+')
+        if not label or not where:
+            raise ValueError(f'expected LABEL=INSTALL[+KEY=VALUE...], got {text!r}')
+        install = None if where == 'current' else pathlib.Path(where).resolve()
+        if install is not None and not (install / 'setup.bash').is_file():
+            raise ValueError(f'{install} is not a colcon install folder (no setup.bash)')
+        return cls(label, install, tuple(tuple(p.split('=', 1)) for p in pairs))
+
+    def config(self, mode: str) -> pathlib.Path:
+        if self.install is None:
+            return REPO / 'config' / f'{mode}.yaml'
+        return self.install / 'movenet_ros' / 'share' / 'movenet_ros' / 'config' / f'{mode}.yaml'
+
+    def command(self, args: list[str]) -> list[str]:
+        """The node's command line; ``exec`` keeps the pid the node's."""
+        if self.install is None:
+            return [str(node_executable()), *args]
+        exe = self.install / 'movenet_ros' / 'lib' / 'movenet_ros' / 'movenet_node'
+        return ['bash', '-c', f'source {self.install}/setup.bash && exec "$0" "$@"',
+                str(exe), *args]
+
+
+CURRENT = Variant('current')
+
+
 class NodeUnderTest:
     """movenet_node as a process, watched through /proc; its output goes to a file.
 
@@ -159,9 +201,10 @@ class NodeUnderTest:
     """
 
     def __init__(self, model: str, threads: int = 2, transport: str = 'raw',
-                 params: tuple[str, ...] = (), diagnostics_period: float = 0.25) -> None:
+                 params: tuple[str, ...] = (), diagnostics_period: float = 0.25,
+                 variant: Variant = CURRENT) -> None:
         self.model, self.threads, self.transport = model, threads, transport
-        args = ['--ros-args', '--params-file', str(REPO / 'config' / f'{MODES[model]}.yaml'),
+        args = ['--ros-args', '--params-file', str(variant.config(MODES[model])),
                 '-p', f'num_threads:={threads}',
                 '-p', f'image_transport:={"compressed" if transport == "jpeg" else "raw"}',
                 '-p', f'diagnostics_period:={diagnostics_period}']
@@ -169,8 +212,9 @@ class NodeUnderTest:
             args += ['-p', p]
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (lives as long as the node)
             'w+', prefix='movenet_node_', suffix='.log')
-        self.proc = subprocess.Popen([str(node_executable()), *args], stdout=self.log,
-                                     stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(variant.command(args), stdout=self.log,
+                                     stderr=subprocess.STDOUT, text=True,
+                                     env=os.environ | dict(variant.env))
         self.pid = self.proc.pid
         self.started = time.time()
 

@@ -41,12 +41,14 @@ import sys
 import time
 
 from common import (
+    CURRENT,
     DOC,
     MODES,
     RESULTS,
     TRANSPORTS,
     NodeUnderTest,
     Observer,
+    Variant,
     counter_delta,
     load_frames,
     machine,
@@ -123,10 +125,16 @@ class RawModel:
 
 def inprocess_profile(model_name: str, size: str, frames: list[np.ndarray], iterations: int,
                       profile: bool) -> dict:
-    """Time what the node's worker does per frame outside invoke(), and rclpy's take."""
-    from rclpy.parameter import Parameter
+    """Time what the node's frame thread does per frame outside invoke(), and rclpy's take.
+
+    The node's own pipeline (:class:`~movenet_ros.nodes.pipeline.FramePipeline`, built from
+    the node's parameter defaults) runs here, publishing through a plain rclpy node.
+    """
+    import rclpy
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
     from rclpy.serialization import deserialize_message, serialize_message
     from sensor_msgs.msg import CompressedImage, Image
+    from visualization_msgs.msg import MarkerArray
 
     from movenet_ros.conversions.images import (
         array_to_compressed_msg,
@@ -136,9 +144,27 @@ def inprocess_profile(model_name: str, size: str, frames: list[np.ndarray], iter
     )
     from movenet_ros.conversions.markers import poses_to_markers
     from movenet_ros.conversions.poses import result_to_msg
-    from movenet_ros.nodes.movenet_node import MoveNetNode
+    from movenet_ros.core.estimator import PoseEstimator
+    from movenet_ros.msg import PersonPoseArray
+    from movenet_ros.nodes.movenet_config import SPECS, NodeConfig, RuntimeSettings
+    from movenet_ros.nodes.pipeline import FramePipeline, camera_for
 
-    node = MoveNetNode(parameter_overrides=[Parameter('model', value=model_name)])
+    values = {name: spec.default for name, spec in SPECS.items()} | {'model': model_name}
+    pipeline = FramePipeline(NodeConfig.from_values(values), RuntimeSettings.from_values(values))
+    if not rclpy.ok():
+        rclpy.init()
+    node = rclpy.create_node('bench_inprocess')
+    reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    poses_pub = node.create_publisher(PersonPoseArray, 'bench_poses', reliable)
+    markers_pub = node.create_publisher(MarkerArray, 'bench_markers', reliable)
+
+    def process(msg) -> tuple[float, float]:
+        """The frame thread's work on ``msg``: (ms beside invoke(), invoke() ms)."""
+        frame = pipeline.estimate(msg, 0.0)
+        poses_pub.publish(frame.poses)
+        markers_pub.publish(pipeline.markers(frame, None)[0])
+        return pipeline.overhead_ms(frame), frame.result.inference_ms
+
     try:
         # Messages as the subscription hands them over: deserialised by rclpy.
         raw = [deserialize_message(serialize_message(array_to_image_msg(f, 'bgr8')), Image)
@@ -146,19 +172,18 @@ def inprocess_profile(model_name: str, size: str, frames: list[np.ndarray], iter
         jpeg = [deserialize_message(serialize_message(array_to_compressed_msg(f, quality=90)),
                                     CompressedImage) for f in frames[:5]]
         for msg in raw[:5]:
-            node._process(msg)  # warm-up (and crop tracking settles)
+            process(msg)  # warm-up (and crop tracking settles)
         parts: dict[str, list[float]] = {k: [] for k in (
             'convert', 'pre', 'model_io', 'post', 'poses_msg', 'publish_poses', 'markers_msg',
             'publish_markers')}
         whole, invoke = [], []
-        estimator, clock = node.estimator, time.perf_counter
+        # The same steps one by one, with an estimator of their own on the same model.
+        estimator, clock = PoseEstimator(pipeline.model), time.perf_counter
         for i in range(iterations):
             msg = raw[i % len(raw)]
-            t0 = clock()
-            node._process(msg)
-            whole.append((clock() - t0) * 1e3 - node._inference_ms[-1])
-            invoke.append(node._inference_ms[-1])
-            # The same steps again, one by one.
+            overhead, invoked = process(msg)
+            whole.append(overhead)
+            invoke.append(invoked)
             t0 = clock()
             image, order = image_to_array(msg)
             t1 = clock()
@@ -166,12 +191,12 @@ def inprocess_profile(model_name: str, size: str, frames: list[np.ndarray], iter
             t2 = clock()
             poses = result_to_msg(result, msg.header)
             t3 = clock()
-            node.poses_pub.publish(poses)
+            poses_pub.publish(poses)
             t4 = clock()
             markers = poses_to_markers(result.poses, msg.header,
-                                       node._camera(result.image_size)[0], 2.0, 0.3, 0.02)
+                                       camera_for(None, result.image_size)[0], 2.0, 0.3, 0.02)
             t5 = clock()
-            node.markers_pub.publish(markers)
+            markers_pub.publish(markers)
             t6 = clock()
             timings = result.timings_ms
             for key, value in (('convert', (t1 - t0) * 1e3),
@@ -211,7 +236,7 @@ def inprocess_profile(model_name: str, size: str, frames: list[np.ndarray], iter
             profiler = cProfile.Profile()
             profiler.enable()
             for i in range(iterations):
-                node._process(raw[i % len(raw)])
+                process(raw[i % len(raw)])
             profiler.disable()
             text = io.StringIO()
             pstats.Stats(profiler, stream=text).sort_stats('tottime').print_stats(15)
@@ -303,7 +328,7 @@ def measure_phase(observer: Observer, window: dict, before: dict | None, after: 
 
 def node_cases(observer: Observer, reference: RawModel, frames: dict[str, list[np.ndarray]],
                model: str, threads: int, transport: str, plan: list[tuple[str, int]],
-               args) -> tuple[dict, list[dict]]:
+               args, variant: Variant = CURRENT) -> tuple[dict, list[dict]]:
     """Start the node, play ``plan`` [(size, rate), ...] through it, stop it.
 
     Between phases (publisher paused, node idle) the node's counters are read and the raw
@@ -329,7 +354,7 @@ def node_cases(observer: Observer, reference: RawModel, frames: dict[str, list[n
             measured[size] = reference.measure(frames[size][0], raw_seconds)
         raws.append(measured)
 
-    node = NodeUnderTest(model, threads, transport)
+    node = NodeUnderTest(model, threads, transport, variant=variant)
     try:
         events = run_phases(observer, node, spec, between)
         memory = node.memory_mb()
@@ -369,6 +394,65 @@ def plan_for(size: str, transport: str, primary: bool, raw_fps: float,
     if primary and size == TARGET_SIZE and transport == 'raw' and not quick:
         rates |= set(SWEEP_RATES)
     return [(size, r) for r in sorted(rates)]
+
+
+# ---- before / after: builds of the node interleaved ---------------------------------------
+
+COMPARED = {'processed_fps': 'node fps', 'latency_p50': 'latency p50 ms',
+            'latency_p95': 'latency p95 ms', 'node_cpu_cores': 'CPU cores',
+            'other_cpu_cores': 'others CPU'}
+
+
+def compare(observer: Observer, frames: dict[str, list[np.ndarray]], variants: list[Variant],
+            args) -> dict:
+    """Every variant on the same plan, interleaved: per repeat and model, one run of each,
+    in an order rotated each repeat, so a change of the machine's load hits all alike."""
+    plan = [(size, rate) for size in args.sizes.split(',') for rate in args.rates]
+    threads = int(args.threads.split(',')[0])
+    rows = []
+    for repeat in range(args.repeat):
+        for model in args.models.split(','):
+            reference = RawModel(model, threads)
+            shift = repeat % len(variants)
+            for variant in variants[shift:] + variants[:shift]:
+                print(f'repeat {repeat + 1}/{args.repeat}: {model}, {variant.label}',
+                      file=sys.stderr, flush=True)
+                run, _ = node_cases(observer, reference, frames, model, threads, 'raw', plan,
+                                    args, variant)
+                for c in run['phases']:
+                    rows.append({
+                        'variant': variant.label, 'repeat': repeat, 'model': model,
+                        'size': c['size'], 'rate': c['target_rate_hz'],
+                        'processed_fps': c['processed_fps'],
+                        'latency_p50': c['latency_ms']['p50'],
+                        'latency_p95': c['latency_ms']['p95'],
+                        'node_cpu_cores': c['node_cpu_cores'],
+                        'other_cpu_cores': c['other_cpu_cores'],
+                        'dropped': c['counters'].get('frames dropped'),
+                        'lost': c['counters'].get('frames lost upstream'),
+                        'exit_code': run['exit_code'], 'traceback': run['traceback']})
+    return {'variants': [{'label': v.label, 'install': str(v.install or 'current'),
+                          'env': dict(v.env)} for v in variants],
+            'plan': plan, 'threads': threads, 'repeat': args.repeat, 'rows': rows}
+
+
+def compare_markdown(report: dict) -> str:
+    """Per case and variant: the mean over the repeats, and their range."""
+    labels = [v['label'] for v in report['variants']]
+    lines = ['| model | size | input Hz | build | ' + ' | '.join(COMPARED.values()) + ' |',
+             '|---|---|---:|---|' + '---:|' * len(COMPARED)]
+    cases = dict.fromkeys((r['model'], r['size'], r['rate']) for r in report['rows'])
+    for model, size, rate in cases:
+        for label in labels:
+            rows = [r for r in report['rows'] if (r['model'], r['size'], r['rate'],
+                                                  r['variant']) == (model, size, rate, label)]
+            cells = []
+            for key in COMPARED:
+                values = [r[key] for r in rows if r[key] is not None]
+                cells.append(f'{np.mean(values):.2f} ({min(values):.2f}-{max(values):.2f})'
+                             if values else '-')
+            lines.append(f'| {model} | {size} | {rate} | {label} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
 
 
 # ---- report -----------------------------------------------------------------------------------
@@ -554,6 +638,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--frames', type=int, default=30, help='distinct video frames cycled')
     parser.add_argument('--profile', action='store_true', help='cProfile the worker in process')
     parser.add_argument('--domain', type=int, default=None, help='ROS_DOMAIN_ID (default 40-60)')
+    parser.add_argument('--compare', type=Variant.parse, nargs='+', metavar='LABEL=INSTALL',
+                        help='time builds of the node against each other, interleaved: '
+                             'LABEL=INSTALL[+KEY=VALUE...], INSTALL a colcon install folder or '
+                             '"current"; raw input, --models, --sizes, --rates (default '
+                             '10,30,120), first --threads; writes node_compare.json/.md')
+    parser.add_argument('--repeat', type=int, default=3, help='rounds of --compare')
     parser.add_argument('--out', type=pathlib.Path, default=RESULTS)
     parser.add_argument('--doc', type=pathlib.Path, default=DOC, help='where plots go')
     args = parser.parse_args(argv)
@@ -574,6 +664,8 @@ def main(argv: list[str] | None = None) -> int:
     domain = use_private_domain(args.domain)
     started = time.time()
     info = machine()
+    if args.compare:
+        return main_compare(args, sizes, info, started, domain)
     source = load_frames(args.frames)
     import cv2
 
@@ -638,6 +730,33 @@ def main(argv: list[str] | None = None) -> int:
           f"after {report['machine']['loadavg_after'][0]}; {report['elapsed_s']:.0f} s. Wrote "
           f"{args.out / 'node.json'}, {args.out / 'node.md'}, "
           f"{', '.join(str(p) for p in written)}.")
+    return 0
+
+
+def main_compare(args, sizes: list[str], info: dict, started: float, domain: int) -> int:
+    import cv2
+
+    args.rates = args.rates or [10, 30, 120]
+    source = load_frames(args.frames)
+    frames = {s: [cv2.resize(f, parse_size(s), interpolation=cv2.INTER_AREA) for f in source]
+              for s in sizes}
+    observer = Observer()
+    try:
+        report = compare(observer, frames, args.compare, args)
+    finally:
+        observer.close()
+    report |= {
+        'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+        'machine': info | {'loadavg_after': [round(v, 2) for v in os.getloadavg()]},
+        'domain': domain, 'duration_s': args.duration, 'warmup_s': args.warmup,
+        'elapsed_s': round(time.time() - started, 1)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / 'node_compare.json').write_text(json.dumps(report, indent=2) + '\n')
+    text = compare_markdown(report)
+    (args.out / 'node_compare.md').write_text(text + '\n')
+    print(text)
+    print(f"\n{info['cpu']}, {info['cpus']} CPUs, load average before {info['loadavg']}, "
+          f"after {report['machine']['loadavg_after']}; {report['elapsed_s']:.0f} s.")
     return 0
 
 

@@ -4,16 +4,22 @@
     ros2 launch movenet_ros movenet.launch.py image:=/camera/image_raw
     ros2 launch movenet_ros movenet.launch.py mode:=multipose namespace:=robot1
     ros2 launch movenet_ros movenet.launch.py image:=/camera/image_raw image_transport:=compressed
+    ros2 launch movenet_ros movenet.launch.py autostart:=false   # for a lifecycle manager
 
 The node reads its parameters from share/movenet_ros/config/<mode>.yaml unless params_file
 names another file. Its topics are relative (image, camera_info, poses, pose_markers,
 image_annotated), so `namespace` moves them all and `image` / `camera_info` pick the input.
+movenet_node is a managed (lifecycle) node, started as a launch_ros LifecycleNode: with
+autostart:=true (the default) it configures and activates itself; with autostart:=false it
+waits, unconfigured, for a lifecycle manager, `ros2 lifecycle set` or a launch ChangeState
+event.
 """
 
 from launch.actions import DeclareLaunchArgument
 from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode
+from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 PACKAGE = 'movenet_ros'
@@ -21,6 +27,7 @@ PACKAGE = 'movenet_ros'
 MODES = ['singlepose_lightning', 'singlepose_thunder', 'multipose']
 IMAGE_TRANSPORTS = ['raw', 'compressed']
 LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal']
+BOOLEANS = ['true', 'false']
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -33,6 +40,7 @@ def generate_launch_description() -> LaunchDescription:
     namespace = LaunchConfiguration('namespace')
     node_name = LaunchConfiguration('node_name')
     log_level = LaunchConfiguration('log_level')
+    autostart = LaunchConfiguration('autostart')
 
     # <share>/config/<mode>.yaml: the path join ends in the mode, '.yaml' is appended to it.
     mode_params_file = [
@@ -71,15 +79,24 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             'log_level', default_value='info', choices=LOG_LEVELS,
             description='Logging level of the node.'),
-        Node(
+        DeclareLaunchArgument(
+            'autostart', default_value='true', choices=BOOLEANS,
+            description='true: the node configures and activates itself at start (exits 2 on '
+                        'a bad configuration). false: it waits in the unconfigured state for '
+                        'a lifecycle manager (configure, activate, deactivate, cleanup, '
+                        'shutdown over its ~/change_state service).'),
+        LifecycleNode(
             package=PACKAGE,
             executable='movenet_node',
             name=node_name,
             namespace=namespace,
             output='screen',
             emulate_tty=True,
-            # Later entries win: the launch argument overrides image_transport in the file.
-            parameters=[params_file, {'image_transport': image_transport}],
+            # Later entries win: the launch arguments override the file's values.
+            parameters=[params_file, {
+                'image_transport': image_transport,
+                'autostart': ParameterValue(autostart, value_type=bool),
+            }],
             # Remapping matches whole names: image/compressed needs its own rule.
             remappings=[
                 ('image', image),

@@ -43,8 +43,10 @@ from movenet_ros.core.estimator import (
     DEFAULT_KEYPOINT_THRESHOLD,
     DEFAULT_MAX_PEOPLE,
     DEFAULT_MIN_POSE_SCORE,
+    MAX_PEOPLE_RANGE,
     PoseEstimator,
 )
+from movenet_ros.core.geometry import DEFAULT_MULTIPOSE_MAX_SIDE, MULTIPOSE_MAX_SIDE_RANGE
 from movenet_ros.core.media import (
     DEFAULT_MAX_FILE_PIXELS,
     IMAGE_SUFFIXES,
@@ -53,11 +55,17 @@ from movenet_ros.core.media import (
     load_image,
     open_frame_source,
 )
-from movenet_ros.core.model import BUILTIN_MODELS, ModelError, MoveNetModel
+from movenet_ros.core.model import (
+    BUILTIN_MODELS,
+    DEFAULT_NUM_THREADS,
+    NUM_THREADS_RANGE,
+    ModelError,
+    MoveNetModel,
+)
+from movenet_ros.core.options import SCORE_RANGE, Range
 from movenet_ros.core.results import PoseResult
-from movenet_ros.core.smoothing import DEFAULT_BETA, DEFAULT_MIN_CUTOFF_HZ, PoseSmoother
-from movenet_ros.core.temporal import TemporalFilter
-from movenet_ros.core.tracking import DEFAULT_SIMILARITY, SIMILARITIES, PoseTracker
+from movenet_ros.core.temporal import TemporalFilter, TemporalSettings
+from movenet_ros.core.tracking import DEFAULT_MIN_SIMILARITY
 
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 LISTED = 10  # failed or skipped inputs named in the summary (each kind); the footer has all
@@ -112,15 +120,33 @@ def _checked(cast: type, valid, wanted: str):
     return parse
 
 
-_THREADS = _checked(int, lambda v: v >= 1, 'an integer >= 1')
-_FRACTION = _checked(float, lambda v: 0.0 <= v <= 1.0, 'a number from 0 to 1')
-_MAX_PEOPLE = _checked(int, lambda v: 1 <= v <= 6, 'an integer from 1 to 6 (MultiPose finds '
-                       'at most 6)')
-_MULTIPOSE_SIDE = _checked(int, lambda v: 128 <= v <= 1024 and v % 32 == 0,
-                           'a multiple of 32 from 128 to 1024')
+def _ranged(allowed: Range):
+    """An argparse ``type`` for the values of a core :class:`Range` (its words on error)."""
+    return _checked(int if allowed.integer else float, allowed.contains, allowed.describe())
+
+
+def _range_help(allowed: Range) -> str:
+    """'0-1', 'multiple of 32, 128-1024': the range in a help line."""
+    low, high = (f'{allowed.low:g}', f'{allowed.high:g}')
+    return f'multiple of {allowed.step}, {low}-{high}' if allowed.step > 1 else f'{low}-{high}'
+
+
 _PIXELS = _checked(int, lambda v: v >= 1, 'an integer >= 1')
-_POSITIVE = _checked(float, lambda v: v > 0.0, 'a number > 0')
-_NON_NEGATIVE = _checked(float, lambda v: v >= 0.0, 'a number >= 0')
+# The tracking and smoothing options: (flag, TemporalSettings field, help). Their ranges
+# and defaults are the settings' own, so the CLI and the node accept the same values.
+_TEMPORAL_OPTIONS = (
+    ('--min-similarity', 'min_similarity',
+     '--track: least similarity for a match; 0 is the tuned default of the method '
+     f'({", ".join(f"{k} {v}" for k, v in DEFAULT_MIN_SIMILARITY.items())})'),
+    ('--max-age-s', 'max_age_s', '--track: seconds of video time an unseen person keeps their '
+                                 'id'),
+    ('--max-tracks', 'max_tracks', '--track: people tracked at most'),
+    ('--min-cutoff', 'min_cutoff', '--smooth: cutoff in Hz for a still person (lower: '
+                                   'smoother, more lag)'),
+    ('--beta', 'beta', '--smooth: cutoff increase with speed (higher: less lag on fast '
+                       'motion)'),
+    ('--d-cutoff', 'd_cutoff', '--smooth: cutoff in Hz of the speed estimate'),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,18 +162,25 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument('--model', default='lightning',
                        help=f'{"|".join(BUILTIN_MODELS)} or the path of a MoveNet .tflite '
                             'file (default: lightning)')
-    infer.add_argument('--threads', type=_THREADS, default=2,
-                       help='TFLite threads, >= 1 (default: 2)')
-    infer.add_argument('--threshold', type=_FRACTION, default=DEFAULT_KEYPOINT_THRESHOLD,
-                       help='keypoint score threshold for drawing and boxes, 0-1 (%(default)s)')
-    infer.add_argument('--min-pose-score', type=_FRACTION, default=DEFAULT_MIN_POSE_SCORE,
-                       help='people with a lower pose score are not reported, 0-1 '
+    infer.add_argument('--threads', type=_ranged(NUM_THREADS_RANGE),
+                       default=DEFAULT_NUM_THREADS,
+                       help=f'TFLite threads, {_range_help(NUM_THREADS_RANGE)} (%(default)s)')
+    infer.add_argument('--threshold', type=_ranged(SCORE_RANGE),
+                       default=DEFAULT_KEYPOINT_THRESHOLD,
+                       help='keypoint score threshold for drawing, boxes and tracking, '
+                            f'{_range_help(SCORE_RANGE)} (%(default)s)')
+    infer.add_argument('--min-pose-score', type=_ranged(SCORE_RANGE),
+                       default=DEFAULT_MIN_POSE_SCORE,
+                       help='people with a lower pose score are not reported, '
+                            f'{_range_help(SCORE_RANGE)} (%(default)s)')
+    infer.add_argument('--max-people', type=_ranged(MAX_PEOPLE_RANGE),
+                       default=DEFAULT_MAX_PEOPLE,
+                       help=f'MultiPose: at most N people, {_range_help(MAX_PEOPLE_RANGE)} '
                             '(%(default)s)')
-    infer.add_argument('--max-people', type=_MAX_PEOPLE, default=DEFAULT_MAX_PEOPLE,
-                       help='MultiPose: at most N people, 1-6 (%(default)s)')
-    infer.add_argument('--multipose-max-side', type=_MULTIPOSE_SIDE, default=256,
-                       help='MultiPose input: the larger side, a multiple of 32 from 128 to '
-                            '1024 (256)')
+    infer.add_argument('--multipose-max-side', type=_ranged(MULTIPOSE_MAX_SIDE_RANGE),
+                       default=DEFAULT_MULTIPOSE_MAX_SIDE,
+                       help='MultiPose input: the larger side in pixels, '
+                            f'{_range_help(MULTIPOSE_MAX_SIDE_RANGE)} (%(default)s)')
     infer.add_argument('--max-image-pixels', type=_PIXELS, default=DEFAULT_MAX_FILE_PIXELS,
                        help='image files declaring more pixels (width x height) are refused '
                             'before decoding (%(default)s = 8192 x 8192)')
@@ -161,15 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help='folders: also read the images and videos in sub-folders')
     infer.add_argument('--track', action='store_true',
                        help='videos: give each person an id that stays the same across frames')
-    infer.add_argument('--similarity', choices=SIMILARITIES, default=DEFAULT_SIMILARITY,
-                       help='--track: match people by keypoints (oks) or boxes (iou)')
     infer.add_argument('--smooth', action='store_true',
                        help='videos: One-Euro filter keypoints and boxes per person '
                             '(implies --track)')
-    infer.add_argument('--min-cutoff', type=_POSITIVE, default=DEFAULT_MIN_CUTOFF_HZ,
-                       help='--smooth: cutoff in Hz for a still person, > 0 (%(default)s)')
-    infer.add_argument('--beta', type=_NON_NEGATIVE, default=DEFAULT_BETA,
-                       help='--smooth: cutoff increase with speed, >= 0 (%(default)s)')
+    defaults = TemporalSettings()
+    infer.add_argument('--similarity', choices=TemporalSettings.CHOICES['similarity'],
+                       default=defaults.similarity,
+                       help='--track: match people by keypoints (oks) or boxes (iou) '
+                            '(%(default)s)')
+    for flag, name, text in _TEMPORAL_OPTIONS:
+        allowed = TemporalSettings.RANGES[name]
+        infer.add_argument(flag, type=_ranged(allowed), default=getattr(defaults, name),
+                           help=f'{text}, {_range_help(allowed)} (%(default)s)')
     infer.add_argument('--no-progress', action='store_true', help='no progress bars')
     return parser
 
@@ -269,14 +305,15 @@ def _listed(lines: list[str], what: str) -> list[str]:
     return [*lines[:LISTED], more]
 
 
-def make_temporal_filter(args) -> TemporalFilter:
-    """The tracking/smoothing stage the flags ask for (a no-op without them)."""
-    if not (args.track or args.smooth):
-        return TemporalFilter()
-    tracker = PoseTracker(similarity=args.similarity, keypoint_threshold=args.threshold)
-    smoother = PoseSmoother(min_cutoff=args.min_cutoff, beta=args.beta,
-                            keypoint_threshold=args.threshold) if args.smooth else None
-    return TemporalFilter(tracker, smoother)
+def temporal_settings(args) -> TemporalSettings:
+    """The tracking/smoothing settings the options ask for (both off without --track or
+    --smooth); ValueError if they are out of range."""
+    settings = TemporalSettings(
+        tracking=args.track or args.smooth, smoothing=args.smooth,
+        similarity=args.similarity, keypoint_threshold=args.threshold,
+        **{name: getattr(args, name) for _, name, _ in _TEMPORAL_OPTIONS})
+    settings.validate()
+    return settings
 
 
 class StopRequest(Exception):  # noqa: N818 (a request, not an error)
@@ -463,7 +500,7 @@ def prepare(args) -> tuple[Plan, PoseEstimator, TemporalFilter]:
                          multipose_max_side=args.multipose_max_side)
     estimator = PoseEstimator(model, keypoint_threshold=args.threshold,
                               min_pose_score=args.min_pose_score, max_people=args.max_people)
-    temporal = make_temporal_filter(args)
+    temporal = TemporalFilter(temporal_settings(args))
     if output_folder:
         try:
             args.output.mkdir(parents=True, exist_ok=True)

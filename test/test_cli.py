@@ -15,20 +15,24 @@ from movenet_ros.core.keypoints import KEYPOINT_NAMES
 CLIP_FRAMES = 24
 
 
-@pytest.fixture(scope='module')
-def clip(tmp_path_factory, repo) -> pathlib.Path:
-    """The first second of the demo video (frames 90-113: the walking woman) as its own file."""
-    capture = cv2.VideoCapture(str(repo / '.cache' / 'media' / 'demo.mp4'))
-    capture.set(cv2.CAP_PROP_POS_FRAMES, 90)
-    path = tmp_path_factory.mktemp('clip') / 'walk.mp4'
+def cut(video: pathlib.Path, first: int, count: int, path: pathlib.Path) -> pathlib.Path:
+    """Write ``count`` frames of ``video`` from frame ``first`` to ``path`` (MPEG-4, 30 fps)."""
+    capture = cv2.VideoCapture(str(video))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, first)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 30.0, (1768, 994))
-    for _ in range(CLIP_FRAMES):
+    for _ in range(count):
         ok, frame = capture.read()
         assert ok
         writer.write(frame)
     writer.release()
     capture.release()
     return path
+
+
+@pytest.fixture(scope='module')
+def clip(tmp_path_factory, demo_video) -> pathlib.Path:
+    """The first second of the demo video (frames 90-113: the walking woman) as its own file."""
+    return cut(demo_video, 90, CLIP_FRAMES, tmp_path_factory.mktemp('clip') / 'walk.mp4')
 
 
 @pytest.fixture(scope='module')
@@ -147,3 +151,49 @@ def test_track_and_smooth_keep_ids_on_video(clip, tmp_path):
              for a, b in zip(p1['keypoints'], p2['keypoints'], strict=True)
              if a['score'] >= 0.3]
     assert moved and 0.0 < float(np.mean(moved)) < 10.0
+
+
+@pytest.fixture(scope='module')
+def pair_clip(tmp_path_factory, demo_video) -> pathlib.Path:
+    """Frames 40-79 of the demo video (the man jumping on the box, the woman walking in)."""
+    return cut(demo_video, 40, 40, tmp_path_factory.mktemp('pair') / 'pair.mp4')
+
+
+def test_cli_and_core_give_the_same_ids_and_keypoints(pair_clip, tmp_path):
+    """The CLI's tracking/smoothing options are TemporalSettings: at settings far from the
+    defaults, the command and the core's TemporalFilter (what the node runs) agree exactly."""
+    from movenet_ros.cli import build_parser, temporal_settings
+    from movenet_ros.core.estimator import PoseEstimator
+    from movenet_ros.core.media import open_frame_source
+    from movenet_ros.core.model import MoveNetModel
+    from movenet_ros.core.temporal import TemporalFilter, TemporalSettings
+
+    settings = TemporalSettings(similarity='iou', min_similarity=0.3, max_age_s=2.5,
+                                max_tracks=4, min_cutoff=1.5, beta=2.0, d_cutoff=3.0,
+                                keypoint_threshold=0.4)
+    options = ('--smooth', '--similarity', 'iou', '--min-similarity', '0.3', '--max-age-s',
+               '2.5', '--max-tracks', '4', '--min-cutoff', '1.5', '--beta', '2.0',
+               '--d-cutoff', '3.0', '--threshold', '0.4', '--model', 'multipose',
+               '--multipose-max-side', '640')
+    assert temporal_settings(build_parser().parse_args(['infer', 'x.mp4', *options])) == \
+        settings
+    log = tmp_path / 'pair.jsonl'
+    run = movenet_ros('infer', str(pair_clip), *options, '--json', str(log), '--no-progress')
+    assert run.returncode == 0, run.stderr
+    records = read_jsonl(log)
+
+    estimator = PoseEstimator(MoveNetModel('multipose', multipose_max_side=640),
+                              keypoint_threshold=0.4)
+    temporal = TemporalFilter(settings)
+    with open_frame_source(str(pair_clip)) as source:
+        expected = [temporal.update(estimator.estimate(image, 'bgr'), index / source.fps)
+                    for index, image in enumerate(source)]
+    assert len(records) == len(expected) == 40
+    for record, result in zip(records, expected, strict=True):
+        assert record['persons'] == result.to_dict()['persons'], record['frame']
+    ids = [[p['id'] for p in r['persons']] for r in records]
+    assert sum(len(frame) == 2 for frame in ids) >= 35
+    assert {i for frame in ids for i in frame} == {0, 1}
+    # Smoothed: the keypoints are not the model's own.
+    raw = estimator.estimate(frames_at(pair_clip, (39,))[39], 'bgr')
+    assert records[-1]['persons'] != raw.to_dict()['persons']

@@ -178,14 +178,19 @@ def test_bad_output_paths_are_refused_before_any_work(tmp_path, frames):
 def test_bad_values_are_refused_before_any_work(tmp_path, frames):
     cv2.imwrite(str(tmp_path / 'one.png'), frames[90])
     cases = [
-        (['--threads', '0'], '--threads: expected an integer >= 1'),
+        (['--threads', '0'], '--threads: expected an integer from 1 to 64'),
         (['--threshold', '2'], '--threshold: expected a number from 0 to 1'),
         (['--min-pose-score', 'nan'], '--min-pose-score: expected a number from 0 to 1'),
         (['--max-people', '0'], '--max-people: expected an integer from 1 to 6'),
         (['--multipose-max-side', '100'], '--multipose-max-side: expected a multiple of 32'),
         (['--multipose-max-side', '100000'], '--multipose-max-side: expected a multiple of 32'),
-        (['--min-cutoff', '0'], '--min-cutoff: expected a number > 0'),
-        (['--beta', '-1'], '--beta: expected a number >= 0'),
+        (['--min-cutoff', '0'], '--min-cutoff: expected a number from 0.001 to 30'),
+        (['--beta', '-1'], '--beta: expected a number from 0 to 100'),
+        (['--d-cutoff', 'inf'], '--d-cutoff: expected a number from 0.001 to 30'),
+        (['--max-age-s', '0'], '--max-age-s: expected a number from 0.01 to 60'),
+        (['--max-tracks', '2.5'], '--max-tracks: expected an integer from 1 to 100'),
+        (['--min-similarity', '1.5'], '--min-similarity: expected a number from 0 to 1'),
+        (['--similarity', 'nearest'], "--similarity: invalid choice: 'nearest'"),
     ]
     for extra, expected in cases:
         run = movenet_ros('infer', 'one.png', '--json', 'poses.jsonl', *extra, cwd=tmp_path)

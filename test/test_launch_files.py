@@ -83,8 +83,12 @@ class LaunchFile:
             self.arguments[name] = Argument(name, keyword(call, 'default_value'),
                                             description, choices)
 
-    def calls(self, name: str) -> Iterator[ast.Call]:
-        return (n for n in ast.walk(self.tree) if call_name(n) == name)
+    def calls(self, *names: str) -> Iterator[ast.Call]:
+        return (n for n in ast.walk(self.tree) if call_name(n) in names)
+
+    def node_actions(self) -> Iterator[ast.Call]:
+        """launch_ros Node and LifecycleNode actions."""
+        return self.calls('Node', 'LifecycleNode')
 
     def resolve(self, node: ast.expr | None) -> ast.expr | None:
         """Follow names to the expression last assigned to them."""
@@ -149,7 +153,7 @@ class LaunchFile:
                 yield argument.default
         for call in self.calls('PythonLaunchDescriptionSource'):
             yield call.args[0]
-        for call in self.calls('Node'):
+        for call in self.node_actions():
             for key in ('arguments', 'parameters'):
                 items = self.resolve(keyword(call, key))
                 if isinstance(items, (ast.List, ast.Tuple)):
@@ -268,7 +272,7 @@ def test_included_launch_files_get_declared_arguments(launch_file, launch_files)
 
 def test_started_executables_are_installed(launch_file):
     programs = installed_programs()
-    nodes = list(launch_file.calls('Node'))
+    nodes = list(launch_file.node_actions())
     assert nodes, f'{launch_file.name} starts no node'
     for call in nodes:
         if launch_file.constant(keyword(call, 'package')) != PACKAGE:
@@ -370,3 +374,51 @@ def test_launch_descriptions_build_with_launch_ros(name):
         assert not node.condition.evaluate(context)
         context.launch_configurations['rviz'] = 'true'
         assert node.condition.evaluate(context)
+
+
+LAUNCH = """
+import sys
+import launch
+from launch.launch_description_sources import AnyLaunchDescriptionSource
+path, *rest = sys.argv[1:]
+arguments = [tuple(a.split(':=', 1)) for a in rest]
+service = launch.LaunchService()
+service.include_launch_description(launch.LaunchDescription([
+    launch.actions.IncludeLaunchDescription(AnyLaunchDescriptionSource(path),
+                                            launch_arguments=arguments)]))
+sys.exit(service.run())
+"""
+
+
+@pytest.mark.parametrize('autostart,state', [('false', 'unconfigured'), ('true', 'active')])
+def test_the_launch_file_starts_a_lifecycle_node(ros_node, autostart, state):
+    """Where launch_ros is installed: movenet.launch.py, launched for real, brings the node
+    up unconfigured or active as ``autostart`` says; the launch ends cleanly on SIGINT."""
+    pytest.importorskip('launch_ros')
+    import signal
+    import subprocess
+    import sys
+
+    from lifecycle_msgs.srv import GetState
+    from ros_helpers import spin_until
+
+    node, executor = ros_node
+    launch = subprocess.Popen([sys.executable, '-c', LAUNCH, str(REPO / 'launch' /
+                                                               'movenet.launch.py'),
+                               f'autostart:={autostart}', 'node_name:=launched'],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        client = node.create_client(GetState, '/launched/get_state')
+        assert spin_until(node, executor, client.service_is_ready, 30.0)
+
+        def current() -> str:
+            future = client.call_async(GetState.Request())
+            assert spin_until(node, executor, future.done, 10.0)
+            return future.result().current_state.label
+
+        assert spin_until(node, executor, lambda: current() == state, 20.0), current()
+    finally:
+        launch.send_signal(signal.SIGINT)
+        out, _ = launch.communicate(timeout=30)
+    assert launch.returncode == 0, out
+    assert 'Traceback' not in out, out

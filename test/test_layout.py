@@ -50,10 +50,13 @@ def core_modules() -> list[str]:
     return ['movenet_ros.core', *(f'movenet_ros.core.{n}' for n in names)]
 
 
-def test_the_folders_show_the_split():
+def test_the_folders_show_the_split(repo):
     folders = sorted(p.name for p in PACKAGE.iterdir() if (p / '__init__.py').is_file())
     assert {'core', 'conversions', 'nodes'} <= set(folders), folders
     assert len(core_modules()) > 10
+    # `pip install .` ships the top level with the core: ROS glue goes in a sub-package.
+    top_level = {f'movenet_ros.{p.stem}' for p in (repo / 'movenet_ros').glob('*.py')}
+    assert top_level == {'movenet_ros.__init__', *ROS_FREE_TOP_LEVEL}
 
 
 @pytest.mark.parametrize('module', [*core_modules(), *ROS_FREE_TOP_LEVEL])

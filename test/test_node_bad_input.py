@@ -98,7 +98,7 @@ def test_the_pixel_budget_is_a_parameter_and_applies_to_raw_images(repo, camera,
         camera.image_pub.publish(over)
         assert counted(camera, 'bad messages', 1)
         assert camera.diagnostics[-1]['last error'] == (
-            'bad image on image: image 1001x1000 has 1001000 pixels, over the pixel budget '
+            'bad image on /image: image 1001x1000 has 1001000 pixels, over the pixel budget '
             'of 1000000')
         assert not [p for p in camera.poses if p.header.stamp == over.header.stamp]
     finally:

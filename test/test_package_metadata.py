@@ -79,22 +79,58 @@ def test_python_dependencies_agree(repo, package_xml, setup_cfg):
         assert f'`{dist}`' in readme, f'README does not list the dependency {dist}'
 
 
-def test_ros_dependencies_cover_imports(repo, package_xml):
-    """Every ROS package our Python code imports is declared in package.xml."""
-    declared = {e.text for tag in ('depend', 'exec_depend') for e in package_xml.iter(tag)}
-    ros_packages = {'rclpy', 'std_msgs', 'geometry_msgs', 'sensor_msgs', 'visualization_msgs',
-                    'diagnostic_msgs', 'builtin_interfaces', 'rcl_interfaces', 'launch',
-                    'launch_ros', 'ament_index_python'}
-    implied = {'builtin_interfaces', 'rcl_interfaces'}  # come with rclpy / std_msgs
-    imported = set()
-    for path in list((repo / 'movenet_ros').rglob('*.py')) + list((repo / 'launch').glob('*.py')):
+def imported_top_level(paths) -> set[str]:
+    """The top-level names that the Python files ``paths`` import (absolute imports)."""
+    names = set()
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                imported.add(node.module.split('.')[0])
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split('.')[0])
             elif isinstance(node, ast.Import):
-                imported.update(alias.name.split('.')[0] for alias in node.names)
-    missing = (imported & ros_packages) - implied - declared
-    assert not missing, f'package.xml does not declare: {sorted(missing)}'
+                names.update(alias.name.split('.')[0] for alias in node.names)
+    return names
+
+
+def ros_packages() -> set[str]:
+    """Every ROS package of this environment (the ament index), and the two the README
+    tells users to get from their ROS install because no registry here has them."""
+    from ament_index_python.packages import get_packages_with_prefixes
+
+    return (set(get_packages_with_prefixes()) | {'launch', 'launch_ros'}) - {'movenet_ros'}
+
+
+def declared(package_xml, *tags: str) -> set[str]:
+    return {e.text for tag in tags for e in package_xml.iter(tag)}
+
+
+def test_ros_dependencies_cover_imports(repo, package_xml):
+    """Every ROS package our code imports is declared in package.xml (the tests' own imports
+    as test dependencies at least)."""
+    implied = {'builtin_interfaces', 'rcl_interfaces'}  # come with rclpy / std_msgs
+    runtime = [*(repo / 'movenet_ros').rglob('*.py'), *(repo / 'launch').glob('*.py')]
+    missing = (imported_top_level(runtime) & ros_packages()) - implied - declared(
+        package_xml, 'depend', 'exec_depend')
+    assert not missing, f'package.xml does not declare as <exec_depend>: {sorted(missing)}'
+    tests = (repo / 'test').rglob('*.py')
+    missing = (imported_top_level(tests) & ros_packages()) - implied - declared(
+        package_xml, 'depend', 'exec_depend', 'test_depend')
+    assert not missing, f'package.xml does not declare as <test_depend>: {sorted(missing)}'
+
+
+def test_cmake_packages_are_declared_and_pinned(repo, package_xml):
+    """What CMakeLists.txt finds is in package.xml (test tools as <test_depend>) and its
+    wheel is pinned in requirements.lock, so `make setup` and rosdep agree."""
+    cmake = (repo / 'CMakeLists.txt').read_text()
+    testing = cmake[cmake.index('if(BUILD_TESTING)'):]
+    pinned = {line.split('==')[0].lower() for line in
+              (repo / 'requirements.lock').read_text().splitlines() if '==' in line}
+    build = declared(package_xml, 'buildtool_depend', 'build_depend', 'depend')
+    for name in re.findall(r'find_package\((\w+) REQUIRED', cmake):
+        tags = ('test_depend',) if f'find_package({name} ' in testing else ()
+        assert name in build | declared(package_xml, *tags), f'package.xml lacks {name}'
+        wheel = 'ros-jazzy-' + name.replace('_', '-')
+        assert wheel in pinned, f'{wheel} (for find_package({name})) is not in requirements.lock'
+    assert 'ament_add_pytest_test(' in testing  # the suite is registered for `colcon test`
 
 
 def test_entry_points_exist_and_are_documented(repo, setup_cfg):

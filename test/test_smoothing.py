@@ -82,12 +82,18 @@ def test_speed_raises_the_cutoff():
     assert ramp_lag(1 / 30, beta=6.0) < ramp_lag(1 / 30, beta=0.0) / 2.0
 
 
-def test_non_increasing_stamp_returns_the_raw_value():
-    one_euro = OneEuroFilter()
-    one_euro(np.zeros((3, 2)), 1.0)
-    moved = np.full((3, 2), 10.0)
-    assert np.array_equal(one_euro(moved, 1.0), moved)
-    assert not np.array_equal(one_euro(moved, 1.1), moved)   # the state was kept
+def test_zero_elapsed_time_holds_the_estimate():
+    """A stamp not after the previous one: nothing can have moved, so the estimate stays
+    (not the raw value: that would switch smoothing off for the frame), and the next step
+    is filtered over the whole time since the last one that counted."""
+    held, fresh = OneEuroFilter(), OneEuroFilter()
+    for one_euro in (held, fresh):
+        one_euro(np.zeros((3, 2)), 1.0)
+        before = one_euro(np.full((3, 2), 10.0), 1.1).copy()
+    moved = np.full((3, 2), 50.0)
+    assert np.array_equal(held(moved, 1.1), before)
+    assert np.array_equal(held(moved, 1.05), before)
+    np.testing.assert_array_equal(held(moved, 1.2), fresh(moved, 1.2))
 
 
 def test_the_filter_is_scale_invariant():
@@ -192,11 +198,12 @@ def test_disabled_passes_poses_through():
 
 
 @pytest.mark.parametrize('kwargs', [
-    {'min_cutoff': 0.0}, {'beta': -1.0}, {'d_cutoff': -1.0}, {'max_age_s': 0.0},
-    {'keypoint_threshold': 2.0},
+    {'min_cutoff': 0.0}, {'beta': -1.0}, {'beta': float('nan')}, {'d_cutoff': -1.0},
+    {'d_cutoff': 31.0}, {'max_age_s': 0.0}, {'keypoint_threshold': 2.0},
 ])
 def test_invalid_parameters_are_refused(kwargs):
-    with pytest.raises(ValueError):
+    (name,) = kwargs
+    with pytest.raises(ValueError, match=f'^{name} must be a number from'):
         PoseSmoother(**kwargs)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from figures import ids, person
 from footage import who
 import numpy as np
 import pytest
@@ -17,28 +18,6 @@ from movenet_ros.core.tracking import (
     oks,
     oks_matrix,
 )
-
-# A standing person 1.0 unit tall, keypoints in MoveNet order, (x, y) around the hip centre.
-_FIGURE = np.array([
-    (0.0, -0.45), (-0.02, -0.47), (0.02, -0.47), (-0.05, -0.46), (0.05, -0.46),   # head
-    (-0.1, -0.32), (0.1, -0.32), (-0.14, -0.16), (0.14, -0.16),                    # arms
-    (-0.15, -0.02), (0.15, -0.02), (-0.06, 0.0), (0.06, 0.0),                      # hips
-    (-0.07, 0.24), (0.07, 0.24), (-0.07, 0.48), (0.07, 0.48),                      # legs
-])
-
-
-def person(cx: float, cy: float, height: float = 400.0, score: float = 0.8,
-           kp_score: float = 0.9) -> Pose:
-    keypoints = np.empty((17, 3))
-    keypoints[:, :2] = _FIGURE * height + (cx, cy)
-    keypoints[:, 2] = kp_score
-    lo, hi = keypoints[:, :2].min(axis=0), keypoints[:, :2].max(axis=0)
-    return Pose(keypoints=keypoints, score=score, box=(lo[0], lo[1], hi[0], hi[1]))
-
-
-def ids(poses: list[Pose]) -> list[int]:
-    return [p.id for p in poses]
-
 
 # --- similarity functions -------------------------------------------------------------------
 
@@ -177,11 +156,13 @@ def test_matching_is_best_first():
 
 
 @pytest.mark.parametrize('kwargs', [
-    {'similarity': 'distance'}, {'max_tracks': 0}, {'max_age_s': 0.0},
-    {'min_similarity': 0.0}, {'min_similarity': 1.5}, {'keypoint_threshold': -0.1},
+    {'similarity': 'distance'}, {'max_tracks': 0}, {'max_tracks': 101}, {'max_tracks': 2.5},
+    {'max_age_s': 0.0}, {'min_similarity': -0.1}, {'min_similarity': 1.5},
+    {'keypoint_threshold': -0.1}, {'first_id': -1},
 ])
 def test_invalid_parameters_are_refused(kwargs):
-    with pytest.raises(ValueError):
+    (name,) = kwargs
+    with pytest.raises(ValueError, match=f'^{name} must be'):
         PoseTracker(**kwargs)
 
 
@@ -189,6 +170,7 @@ def test_defaults_per_similarity():
     assert PoseTracker().min_similarity == DEFAULT_MIN_SIMILARITY['oks']
     assert PoseTracker('iou').min_similarity == DEFAULT_MIN_SIMILARITY['iou']
     assert PoseTracker('iou', min_similarity=0.5).min_similarity == 0.5
+    assert PoseTracker('iou', min_similarity=0.0).min_similarity == DEFAULT_MIN_SIMILARITY['iou']
 
 
 # --- real footage ---------------------------------------------------------------------------

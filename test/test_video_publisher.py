@@ -175,8 +175,10 @@ def test_ctrl_c_exits_zero_with_a_summary(ros_node, demo_video):
     ({'source': '/no/such/video.mp4'}, '/no/such/video.mp4 does not exist'),
     ({}, "parameter 'source' is not set"),
     ({'source': '/dev/video97'}, 'camera device /dev/video97 does not exist'),
-    ({'source': '{demo}', 'encoding': 'yuv422'}, "'encoding' must be one of bgr8, rgb8, mono8"),
-    ({'source': '{demo}', 'qos_reliability': 'sometimes'}, "'qos_reliability' must be one of"),
+    ({'source': '{demo}', 'encoding': 'yuv422'},
+     "parameter encoding: 'yuv422' is not one of bgr8, rgb8, mono8"),
+    ({'source': '{demo}', 'image_qos_reliability': 'sometimes'},
+     "parameter image_qos_reliability: 'sometimes' is not one of reliable, best_effort"),
     ({'source': '{demo}', 'rate': 5}, 'needs a decimal point, e.g. rate:=5.0'),
     ({'source': '{demo}', 'width': -1}, 'Parameter width out of range'),
 ])
@@ -230,7 +232,7 @@ def test_full_hd_frames_reach_a_best_effort_subscriber_with_the_profile(ros_node
         pathlib.Path(repo, 'config', 'fastdds_large_images.xml')))
     code, log = run_publisher(executor, {
         'source': demo_video, 'width': 1920, 'height': 1080, 'rate': 5.0, 'max_frames': 10,
-        'qos_reliability': 'best_effort', 'wait_for_subscribers': 1}, env=env)
+        'image_qos_reliability': 'best_effort', 'wait_for_subscribers': 1}, env=env)
     assert code == 0, log
     assert len(sizes) >= 9, f'only {len(sizes)} of 10 full-HD frames arrived\n{log}'
     assert set(sizes) == {1920 * 1080 * 3}

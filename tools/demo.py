@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 
+from ament_index_python.packages import PackageNotFoundError, get_package_prefix
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
@@ -42,8 +43,13 @@ WARM_UP_FRAME = 'demo_warm_up'  # frame_id of the black image that checks the no
 
 
 def executable(name: str) -> str:
-    """An installed node executable (colcon install/), as launch_ros would run it."""
-    path = ROOT / 'install' / 'movenet_ros' / 'lib' / 'movenet_ros' / name
+    """An installed node executable, found as `ros2 run` finds it (in the ament index): the
+    colcon install of `make setup`, or of the ROS workspace that `colcon test` runs in."""
+    try:
+        prefix = pathlib.Path(get_package_prefix('movenet_ros'))
+    except PackageNotFoundError:
+        sys.exit('demo: movenet_ros is not installed; run `make setup` first')
+    path = prefix / 'lib' / 'movenet_ros' / name
     if not path.exists():
         sys.exit(f'demo: {path} is missing; run `make setup` first')
     return str(path)

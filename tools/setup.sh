@@ -14,7 +14,6 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
 PYTHON=${PYTHON:-python3}
 MEDIA_DIR="$ROOT/.cache/media"
-SPORTS2D_VERSION=0.8.34   # PyPI wheel that ships Sports2D/Demo/demo.mp4 (BSD-3-Clause)
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31m[setup] error:\033[0m %s\n' "$*" >&2; exit 1; }
@@ -68,22 +67,8 @@ make_venv() {
 }
 
 fetch_media() {
-  local video="$MEDIA_DIR/demo.mp4"
-  [ -s "$video" ] && return 0
-  say "fetching demo footage (PyPI sports2d==$SPORTS2D_VERSION)"
-  local tmp
-  tmp=$(mktemp -d)
-  "$VENV/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps \
-    "sports2d==$SPORTS2D_VERSION" -d "$tmp"
-  mkdir -p "$MEDIA_DIR"
-  "$VENV/bin/python" - "$tmp" "$video" <<'PY'
-import pathlib, sys, zipfile
-wheel = next(pathlib.Path(sys.argv[1]).glob('sports2d-*.whl'))
-with zipfile.ZipFile(wheel) as zf:
-    data = zf.read('Sports2D/Demo/demo.mp4')
-pathlib.Path(sys.argv[2]).write_bytes(data)
-PY
-  rm -rf "$tmp"
+  "$VENV/bin/python" "$ROOT/tools/fetch_media.py" --output "$MEDIA_DIR/demo.mp4" |
+    sed 's/^fetch_media: /[setup] /'
 }
 
 colcon_build() {
@@ -95,7 +80,7 @@ colcon_build() {
   colcon --log-base "$ROOT/log" build --base-paths "$ROOT" --build-base "$ROOT/build" \
     --install-base "$ROOT/install" --symlink-install \
     --event-handlers console_cohesion- summary- status- \
-    --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$VENV/bin/python" \
+    --cmake-args -DBUILD_TESTING=ON -DPython3_EXECUTABLE="$VENV/bin/python" \
     > "$ROOT/log/colcon-build.txt" 2>&1 || {
       cat "$ROOT/log/colcon-build.txt" >&2
       die "colcon build failed (full log above, also in log/colcon-build.txt)"

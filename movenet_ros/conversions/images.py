@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from movenet_ros.core.estimator import MAX_IMAGE_SIDE
 from movenet_ros.core.image_headers import DEFAULT_MAX_IMAGE_PIXELS, ImageHeaderError, read_header
 
 if TYPE_CHECKING:
@@ -35,10 +36,9 @@ class ImageConversionError(ValueError):
     """An image message (or array) that cannot be converted; the message says why."""
 
 
-# Side and size limits, checked before any work: 16k x 16k is beyond any camera, and a
-# 512 MB frame is more likely a corrupt header than a picture. The pixel budget (max_pixels,
-# DEFAULT_MAX_IMAGE_PIXELS) is tighter still.
-MAX_IMAGE_SIDE = 16384
+# Size limits, checked before any work: the estimator's MAX_IMAGE_SIDE, and 512 MB, since a
+# frame that large is more likely a corrupt header than a picture. The pixel budget
+# (max_pixels, DEFAULT_MAX_IMAGE_PIXELS) is tighter still.
 MAX_IMAGE_BYTES = 512 * 1024 * 1024
 
 # encoding -> (bytes per pixel, channel order returned by image_to_array)

@@ -16,6 +16,7 @@ from movenet_ros.core.decoding import decode_multipose, decode_singlepose, is_pe
 from movenet_ros.core.geometry import Region, letterbox_region, warp_to_input
 from movenet_ros.core.keypoints import DEFAULT_KEYPOINT_THRESHOLD
 from movenet_ros.core.model import ModelKind, MoveNetModel
+from movenet_ros.core.options import SCORE_RANGE, Range
 from movenet_ros.core.results import PoseResult
 
 CHANNEL_ORDERS = ('rgb', 'bgr')
@@ -48,6 +49,9 @@ DEFAULT_REFINED_MIN_POSE_SCORES: dict[str, float] = {
 _KIND_DEFAULTS = {ModelKind.SINGLEPOSE: 'singlepose_lightning',
                   ModelKind.MULTIPOSE: 'multipose_lightning'}
 DEFAULT_MAX_PEOPLE = 6
+MAX_PEOPLE_RANGE = Range(1, 6)   # MultiPose finds at most 6 people
+# The model's options have their defaults and ranges beside it (core.model, core.geometry):
+# DEFAULT_NUM_THREADS / NUM_THREADS_RANGE, DEFAULT_MULTIPOSE_MAX_SIDE / MULTIPOSE_MAX_SIDE_RANGE.
 # Larger images are refused: 16k x 16k is beyond any camera and protects memory.
 MAX_IMAGE_SIDE = 16384
 
@@ -111,12 +115,9 @@ class PoseEstimator:
                  max_people: int = DEFAULT_MAX_PEOPLE, crop_tracking: bool = True) -> None:
         if min_pose_score is None:
             min_pose_score = default_min_pose_score(model)
-        for name, value in (('keypoint_threshold', keypoint_threshold),
-                            ('min_pose_score', min_pose_score)):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f'{name} must be in [0, 1], got {value}')
-        if max_people < 1:
-            raise ValueError(f'max_people must be >= 1, got {max_people}')
+        SCORE_RANGE.check('keypoint_threshold', keypoint_threshold)
+        SCORE_RANGE.check('min_pose_score', min_pose_score)
+        MAX_PEOPLE_RANGE.check('max_people', max_people)
         self.model = model
         self.keypoint_threshold = keypoint_threshold
         self.min_pose_score = min_pose_score

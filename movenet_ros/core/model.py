@@ -16,7 +16,12 @@ import time
 
 import numpy as np
 
-from movenet_ros.core.geometry import multipose_input_size
+from movenet_ros.core.geometry import (
+    DEFAULT_MULTIPOSE_MAX_SIDE,
+    MULTIPOSE_MAX_SIDE_RANGE,
+    multipose_input_size,
+)
+from movenet_ros.core.options import Range
 
 # Names accepted in place of a path, and the files they resolve to.
 BUILTIN_MODELS: dict[str, str] = {
@@ -31,6 +36,9 @@ BUILTIN_MODEL_IDS: dict[str, str] = {
     'multipose': 'multipose_lightning',
 }
 MODELS_DIR_ENV = 'MOVENET_ROS_MODELS'
+# TFLite interpreter threads; past 64 there is no machine left to gain on.
+DEFAULT_NUM_THREADS = 2
+NUM_THREADS_RANGE = Range(1, 64)
 
 
 class ModelError(RuntimeError):
@@ -73,6 +81,8 @@ def model_search_dirs() -> list[pathlib.Path]:
     dirs = []
     if os.environ.get(MODELS_DIR_ENV):
         dirs.append(pathlib.Path(os.environ[MODELS_DIR_ENV]))
+    # Package data of a pip install (setup.cfg maps the repository's models/ there).
+    dirs.append(pathlib.Path(__file__).resolve().parents[1] / 'models')
     for prefix in filter(None, os.environ.get('AMENT_PREFIX_PATH', '').split(os.pathsep)):
         dirs.append(pathlib.Path(prefix) / 'share' / 'movenet_ros' / 'models')
     # A source checkout (also reached through colcon --symlink-install links).
@@ -116,10 +126,10 @@ def model_id(model: str) -> str:
 class MoveNetModel:
     """One loaded MoveNet model. Not thread-safe: use one instance per thread."""
 
-    def __init__(self, model: str | os.PathLike, num_threads: int = 2,
-                 multipose_max_side: int = 256) -> None:
-        if num_threads < 1:
-            raise ValueError(f'num_threads must be >= 1, got {num_threads}')
+    def __init__(self, model: str | os.PathLike, num_threads: int = DEFAULT_NUM_THREADS,
+                 multipose_max_side: int = DEFAULT_MULTIPOSE_MAX_SIDE) -> None:
+        NUM_THREADS_RANGE.check('num_threads', num_threads)
+        MULTIPOSE_MAX_SIDE_RANGE.check('multipose_max_side', multipose_max_side)
         self.path = resolve_model(os.fspath(model))
         self.name = model_id(os.fspath(model))
         self.multipose_max_side = multipose_max_side

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from movenet_ros.core.keypoints import DEFAULT_KEYPOINT_THRESHOLD, NUM_KEYPOINTS
+from movenet_ros.core.options import DEFAULT_MAX_AGE_S, MAX_AGE_S_RANGE, SCORE_RANGE, Range
 from movenet_ros.core.results import UNTRACKED, Pose, visible_mask
 
 # Tuned on the demo footage with bench/tracking.py (MultiPose, 30 and 15 fps; the sweep is in
@@ -28,7 +29,10 @@ DEFAULT_MIN_CUTOFF_HZ = 0.5
 DEFAULT_BETA = 6.0
 # The cutoff Casiez et al. use for the velocity's own low-pass filter.
 DEFAULT_D_CUTOFF_HZ = 1.0
-DEFAULT_MAX_AGE_S = 1.0
+# min_cutoff and d_cutoff: a cutoff must be > 0; beyond ~15 Hz (half of 30 fps) nothing is left
+# to filter at camera rates, 30 Hz leaves room for fast cameras.
+CUTOFF_HZ_RANGE = Range(0.001, 30.0)
+BETA_RANGE = Range(0.0, 100.0)
 
 
 def _alpha(cutoff_hz: np.ndarray | float, dt: float) -> np.ndarray | float:
@@ -42,20 +46,25 @@ class OneEuroFilter:
     """One-Euro filter over an (..., D) array: points of D coordinates sharing one clock.
 
     Each point's cutoff follows the norm of its own (filtered) velocity, divided by ``scale``
-    (an optional unit of length, per call), so x and y of a point are smoothed alike.
+    (an optional unit of length, per call), so x and y of a point are smoothed alike. The
+    parameters are plain attributes, read at every step: change them (validated, see
+    :meth:`check`) between two calls and the signal goes on from where it was.
     """
 
     def __init__(self, min_cutoff: float = DEFAULT_MIN_CUTOFF_HZ, beta: float = DEFAULT_BETA,
                  d_cutoff: float = DEFAULT_D_CUTOFF_HZ) -> None:
-        if not min_cutoff > 0.0 or not d_cutoff > 0.0:
-            raise ValueError(f'min_cutoff and d_cutoff must be > 0 Hz, got {min_cutoff} '
-                             f'and {d_cutoff}')
-        if beta < 0.0:
-            raise ValueError(f'beta must be >= 0, got {beta}')
+        self.check(min_cutoff, beta, d_cutoff)
         self.min_cutoff = min_cutoff
         self.beta = beta
         self.d_cutoff = d_cutoff
         self.reset()
+
+    @staticmethod
+    def check(min_cutoff: float, beta: float, d_cutoff: float) -> None:
+        """Raise ValueError, naming the parameter and its range, for a value out of range."""
+        CUTOFF_HZ_RANGE.check('min_cutoff', min_cutoff)
+        BETA_RANGE.check('beta', beta)
+        CUTOFF_HZ_RANGE.check('d_cutoff', d_cutoff)
 
     def reset(self) -> None:
         """Forget the signal: the next value is returned as is and starts a new one."""
@@ -64,15 +73,17 @@ class OneEuroFilter:
         self.stamp_s: float | None = None
 
     def __call__(self, x: np.ndarray, stamp_s: float, scale: float = 1.0) -> np.ndarray:
-        """Filtered ``x`` at ``stamp_s`` (seconds). A first value, or one whose stamp is not
-        after the previous one (dt <= 0), is returned unchanged (a copy)."""
+        """Filtered ``x`` at ``stamp_s`` (seconds), a new array. A first value is returned
+        as it is. A stamp not after the previous one is zero elapsed time: nothing can have
+        moved, so the estimate is held (returned again, the state unchanged); the next value
+        with a later stamp is filtered over the whole time since the last one that moved it."""
         x = np.asarray(x, dtype=np.float64)
         if self.value is None or self.value.shape != x.shape:
             self.value, self.velocity, self.stamp_s = x.copy(), np.zeros_like(x), stamp_s
             return x.copy()
         dt = stamp_s - self.stamp_s
         if not dt > 0.0:
-            return x.copy()
+            return self.value.copy()
         step = x - self.value
         velocity = self.velocity
         velocity += _alpha(self.d_cutoff, dt) * (step / dt - velocity)
@@ -102,11 +113,13 @@ class PoseSmoother:
     Keyed by :attr:`Pose.id`, so run it after :class:`~movenet_ros.core.tracking.PoseTracker`;
     poses with ``UNTRACKED`` ids pass through unchanged. A person's filter starts afresh when
     the id is new or has not been seen for more than ``max_age_s`` (its state is then
-    dropped), and all filters restart when a stamp goes backwards (looping video, restarted
-    bag). A keypoint that comes back above ``keypoint_threshold`` restarts at its measured
-    position instead of sliding in from where it was last seen. A pose stamped no later than
-    its person's previous one is returned unsmoothed. Scores are not smoothed: they are the
-    model's per-frame confidence, which thresholds downstream must see as is.
+    dropped), and all filters restart when a stamp goes backwards (feed it camera stamps
+    through :class:`~movenet_ros.core.temporal.TemporalFilter`, whose stamp rule tells a
+    looping video from a driver's jitter). A keypoint that comes back above
+    ``keypoint_threshold`` restarts at its measured position instead of sliding in from where
+    it was last seen. A pose stamped the same as its person's previous one gets the held
+    estimate (zero elapsed time, see :class:`OneEuroFilter`). Scores are not smoothed: they
+    are the model's per-frame confidence, which thresholds downstream must see as is.
 
     Args:
         min_cutoff: cutoff (Hz) for a still person; lower removes more jitter, adds more lag
@@ -123,19 +136,28 @@ class PoseSmoother:
                  d_cutoff: float = DEFAULT_D_CUTOFF_HZ, max_age_s: float = DEFAULT_MAX_AGE_S,
                  keypoint_threshold: float = DEFAULT_KEYPOINT_THRESHOLD,
                  enabled: bool = True) -> None:
-        OneEuroFilter(min_cutoff, beta, d_cutoff)  # validates the filter parameters
-        if not max_age_s > 0.0:
-            raise ValueError(f'max_age_s must be > 0, got {max_age_s}')
-        if not 0.0 <= keypoint_threshold <= 1.0:
-            raise ValueError(f'keypoint_threshold must be in [0, 1], got {keypoint_threshold}')
+        self._tracks: dict[int, _TrackFilter] = {}
+        self._last_stamp_s: float | None = None
+        self.enabled = enabled
+        self.configure(min_cutoff, beta, d_cutoff, max_age_s, keypoint_threshold)
+
+    def configure(self, min_cutoff: float = DEFAULT_MIN_CUTOFF_HZ, beta: float = DEFAULT_BETA,
+                  d_cutoff: float = DEFAULT_D_CUTOFF_HZ, max_age_s: float = DEFAULT_MAX_AGE_S,
+                  keypoint_threshold: float = DEFAULT_KEYPOINT_THRESHOLD) -> None:
+        """Change the parameters (see the class) between two frames: every person's filter
+        keeps its state and goes on with the new values. Raises ValueError, changing nothing,
+        if one is out of range."""
+        OneEuroFilter.check(min_cutoff, beta, d_cutoff)
+        MAX_AGE_S_RANGE.check('max_age_s', max_age_s)
+        SCORE_RANGE.check('keypoint_threshold', keypoint_threshold)
         self.min_cutoff = min_cutoff
         self.beta = beta
         self.d_cutoff = d_cutoff
         self.max_age_s = max_age_s
         self.keypoint_threshold = keypoint_threshold
-        self.enabled = enabled
-        self._tracks: dict[int, _TrackFilter] = {}
-        self._last_stamp_s: float | None = None
+        for track in self._tracks.values():
+            track.filter.min_cutoff, track.filter.beta = min_cutoff, beta
+            track.filter.d_cutoff = d_cutoff
 
     @property
     def track_ids(self) -> list[int]:

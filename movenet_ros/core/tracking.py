@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from movenet_ros.core.keypoints import DEFAULT_KEYPOINT_THRESHOLD
+from movenet_ros.core.options import DEFAULT_MAX_AGE_S, MAX_AGE_S_RANGE, SCORE_RANGE, Range
 from movenet_ros.core.results import UNTRACKED, Pose, visible_mask
 
 SIMILARITIES = ('oks', 'iou')
@@ -28,7 +29,9 @@ _OKS_VARS = (2.0 * COCO_SIGMAS) ** 2
 
 DEFAULT_SIMILARITY = 'oks'
 DEFAULT_MAX_TRACKS = 18
-DEFAULT_MAX_AGE_S = 1.0
+MAX_TRACKS_RANGE = Range(1, 100)
+# 0 stands for the method's tuned default (DEFAULT_MIN_SIMILARITY): no match can need 0.
+MIN_SIMILARITY_RANGE = Range(0.0, 1.0)
 # Per method; tuned on the demo footage with bench/tracking.py (MultiPose, max side 640). The
 # same person in consecutive frames scores OKS 0.62-0.97 (5th percentile 0.73) and IoU
 # 0.67-0.98 when walking or standing, but between detections 3-8 frames apart in the middle of
@@ -100,8 +103,10 @@ class PoseTracker:
     Ids start at 0 and come from a counter that never goes back, not even on :meth:`reset`:
     an id is never given to two people by the same tracker. A track not matched for more
     than ``max_age_s`` seconds of image time is dropped; the person gets a new id when seen
-    again. A stamp earlier than the previous one (a looping video, a restarted bag) resets
-    the tracker first, since nothing from the "future" can be matched to the present.
+    again. A stamp earlier than the previous one resets the tracker first, since nothing from
+    the "future" can be matched to the present: feed it camera stamps through
+    :class:`~movenet_ros.core.temporal.TemporalFilter`, whose stamp rule tells a looping
+    video from a driver's jitter.
 
     Matching is greedy: all (track, pose) similarities are computed and the best remaining
     pair is taken until none reaches ``min_similarity``; poses left over start new tracks,
@@ -115,8 +120,8 @@ class PoseTracker:
         similarity: ``'oks'`` (keypoints; default) or ``'iou'`` (boxes only).
         max_tracks: live tracks kept at most; beyond, the least recently seen is dropped.
         max_age_s: image time (s) a track survives without being matched.
-        min_similarity: the least similarity a match needs, in (0, 1]; None: the tuned value
-            for ``similarity`` (:data:`DEFAULT_MIN_SIMILARITY`).
+        min_similarity: the least similarity a match needs, in (0, 1]; None or 0: the tuned
+            value for ``similarity`` (:data:`DEFAULT_MIN_SIMILARITY`).
         keypoint_threshold: the score from which a keypoint counts in OKS.
         first_id: the first id handed out.
     """
@@ -126,28 +131,36 @@ class PoseTracker:
                  min_similarity: float | None = None,
                  keypoint_threshold: float = DEFAULT_KEYPOINT_THRESHOLD,
                  first_id: int = 0) -> None:
-        if similarity not in SIMILARITIES:
-            raise ValueError(f'similarity must be one of {SIMILARITIES}, got {similarity!r}')
-        if min_similarity is None:
-            min_similarity = DEFAULT_MIN_SIMILARITY[similarity]
-        if max_tracks < 1:
-            raise ValueError(f'max_tracks must be >= 1, got {max_tracks}')
-        if not max_age_s > 0.0:
-            raise ValueError(f'max_age_s must be > 0, got {max_age_s}')
-        if not 0.0 < min_similarity <= 1.0:
-            raise ValueError(f'min_similarity must be in (0, 1], got {min_similarity}')
-        if not 0.0 <= keypoint_threshold <= 1.0:
-            raise ValueError(f'keypoint_threshold must be in [0, 1], got {keypoint_threshold}')
-        self.similarity = similarity
-        self.max_tracks = max_tracks
-        self.max_age_s = max_age_s
-        self.min_similarity = min_similarity
-        self.keypoint_threshold = keypoint_threshold
-        if first_id < 0:
-            raise ValueError(f'first_id must be >= 0, got {first_id}')
+        if isinstance(first_id, bool) or not isinstance(first_id, int) or first_id < 0:
+            raise ValueError(f'first_id must be an integer >= 0, got {first_id!r}')
         self._next_id = first_id
         self._tracks: list[_Track] = []
         self._last_stamp_s: float | None = None
+        self.configure(similarity, max_tracks, max_age_s, min_similarity, keypoint_threshold)
+
+    def configure(self, similarity: str = DEFAULT_SIMILARITY,
+                  max_tracks: int = DEFAULT_MAX_TRACKS, max_age_s: float = DEFAULT_MAX_AGE_S,
+                  min_similarity: float | None = None,
+                  keypoint_threshold: float = DEFAULT_KEYPOINT_THRESHOLD) -> None:
+        """Change the parameters (see the class) between two frames, keeping every live track
+        and its id. Raises ValueError, changing nothing, if one is out of range. With fewer
+        ``max_tracks`` than live tracks, the least recently seen ones are dropped."""
+        if similarity not in SIMILARITIES:
+            raise ValueError(f'similarity must be one of {", ".join(SIMILARITIES)}, '
+                             f'got {similarity!r}')
+        MAX_TRACKS_RANGE.check('max_tracks', max_tracks)
+        MAX_AGE_S_RANGE.check('max_age_s', max_age_s)
+        if min_similarity is not None:
+            MIN_SIMILARITY_RANGE.check('min_similarity', min_similarity)
+        SCORE_RANGE.check('keypoint_threshold', keypoint_threshold)
+        self.similarity = similarity
+        self.max_tracks = max_tracks
+        self.max_age_s = max_age_s
+        self.min_similarity = min_similarity or DEFAULT_MIN_SIMILARITY[similarity]
+        self.keypoint_threshold = keypoint_threshold
+        excess = len(self._tracks) - max_tracks
+        for track in sorted(self._tracks, key=lambda t: t.last_seen_s)[:max(excess, 0)]:
+            self._tracks.remove(track)
 
     @property
     def next_id(self) -> int:

@@ -21,15 +21,9 @@ import time
 
 import cv2
 import numpy as np
-from rcl_interfaces.msg import (
-    FloatingPointRange,
-    IntegerRange,
-    ParameterDescriptor,
-    SetParametersResult,
-)
+from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.duration import Duration
-from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.logging import get_logger
 from rclpy.node import Node
@@ -40,6 +34,7 @@ from std_msgs.msg import Header
 
 from movenet_ros.conversions.images import array_to_compressed_msg, array_to_image_msg
 from movenet_ros.core.camera import DEFAULT_HFOV_DEG, Pinhole
+from movenet_ros.core.estimator import MAX_IMAGE_SIDE
 from movenet_ros.core.media import (
     DEFAULT_IMAGE_FPS,
     FrameSource,
@@ -47,11 +42,50 @@ from movenet_ros.core.media import (
     output_size,
     resize,
 )
+from movenet_ros.core.options import Range
+from movenet_ros.nodes.parameters import Applies, ParameterSpec, change_problem, declare
+from movenet_ros.nodes.startup import EXIT_BAD_CONFIG, init_ros
 
 ENCODINGS = ('bgr8', 'rgb8', 'mono8')
 RELIABILITIES = {'reliable': ReliabilityPolicy.RELIABLE,
                  'best_effort': ReliabilityPolicy.BEST_EFFORT}
-EXIT_BAD_CONFIG = 2
+START = Applies.START
+# The image stream's QoS has the same parameter names in movenet_node.
+PARAMETERS: tuple[ParameterSpec, ...] = (
+    ParameterSpec('source', '',
+                  'Video file, image folder, image file, camera index or /dev/videoN.', START),
+    ParameterSpec('rate', 0.0, "Publishing rate in Hz; 0 = the source's own frame rate "
+                  f'(images: {DEFAULT_IMAGE_FPS:g}). Never faster than frames decode.', START,
+                  range=Range(0.0, 1000.0)),
+    ParameterSpec('loop', False, 'Start the source again at its end (files and folders).'),
+    ParameterSpec('max_frames', 0,
+                  'Exit (code 0) after publishing this many frames; 0 = no limit.',
+                  range=Range(0, 2**31 - 1)),
+    ParameterSpec('frame_id', 'camera_optical_frame', 'frame_id of every header.'),
+    ParameterSpec('width', 0, 'Output width in pixels; 0 = native (or keep the aspect if '
+                  'only height is set).', START, range=Range(0, MAX_IMAGE_SIDE)),
+    ParameterSpec('height', 0, 'Output height in pixels; 0 = native (or keep the aspect if '
+                  'only width is set).', START, range=Range(0, MAX_IMAGE_SIDE)),
+    ParameterSpec('encoding', 'bgr8', 'Image encoding.', START, choices=ENCODINGS),
+    ParameterSpec('focal_length_px', 0.0, 'Focal length (fx = fy) in CameraInfo, pixels of '
+                  f'the output image; 0 = a {DEFAULT_HFOV_DEG:g} degree horizontal field of '
+                  'view.', range=Range(0.0, 1e6)),
+    ParameterSpec('publish_compressed', False, 'Also publish JPEG on image/compressed.', START),
+    ParameterSpec('jpeg_quality', 90, 'JPEG quality of image/compressed (1-100).',
+                  range=Range(1, 100)),
+    ParameterSpec('wait_for_subscribers', 0, 'Before the first frame, wait until this many '
+                  'subscribers match on image (0 = start at once).', START,
+                  range=Range(0, 1000)),
+    ParameterSpec('wait_timeout', 30.0, 'Seconds to wait for subscribers before starting '
+                  'anyway; 0 = wait forever.', START, range=Range(0.0, 86400.0)),
+    ParameterSpec('image_qos_reliability', 'reliable',
+                  'Reliability of the image, camera_info and image/compressed publishers: '
+                  'reliable (matches every subscriber, as REP-2003 asks of drivers) or '
+                  'best_effort.', START, choices=tuple(RELIABILITIES)),
+    ParameterSpec('image_qos_depth', 5, 'History depth of the publishers.', START,
+                  range=Range(1, 1000)),
+)
+SPECS = {spec.name: spec for spec in PARAMETERS}
 
 
 def pinhole_camera_info(width: int, height: int, camera: Pinhole) -> CameraInfo:
@@ -64,29 +98,17 @@ def pinhole_camera_info(width: int, height: int, camera: Pinhole) -> CameraInfo:
            0.0])
 
 
-def _int_range(low: int, high: int) -> list[IntegerRange]:
-    return [IntegerRange(from_value=low, to_value=high, step=1)]
-
-
-def _float_range(low: float, high: float) -> list[FloatingPointRange]:
-    return [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
-
-
 class VideoPublisher(Node):
     """Publish frames of one source as Image + CameraInfo (+ CompressedImage) on a timer."""
 
     def __init__(self, node_name: str = 'video_publisher', **kwargs) -> None:
         super().__init__(node_name, **kwargs)
-        self._declare_parameters()
-        p = {name: self.get_parameter(name).value for name in self._param_names}
+        problems = declare(self, PARAMETERS)
+        if problems:
+            raise ValueError(next(iter(problems.values())))
+        p = {name: self.get_parameter(name).value for name in SPECS}
         self.source_name: str = p['source']
         self.encoding: str = p['encoding']
-        if self.encoding not in ENCODINGS:
-            raise ValueError(f"parameter 'encoding' must be one of {', '.join(ENCODINGS)}, "
-                             f'got {self.encoding!r}')
-        if p['qos_reliability'] not in RELIABILITIES:
-            raise ValueError(f"parameter 'qos_reliability' must be one of "
-                             f"{', '.join(RELIABILITIES)}, got {p['qos_reliability']!r}")
         self.loop: bool = p['loop']
         self.max_frames: int = p['max_frames']
         self.frame_id: str = p['frame_id']
@@ -105,8 +127,8 @@ class VideoPublisher(Node):
         self._size = output_size(self._source.size, p['width'], p['height'])
         self.rate: float = p['rate'] or self._source.fps
 
-        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=p['qos_depth'],
-                         reliability=RELIABILITIES[p['qos_reliability']])
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=p['image_qos_depth'],
+                         reliability=RELIABILITIES[p['image_qos_reliability']])
         self._image_pub = self.create_publisher(Image, 'image', qos)
         self._info_pub = self.create_publisher(CameraInfo, 'camera_info', qos)
         self._compressed_pub = (self.create_publisher(CompressedImage, 'image/compressed', qos)
@@ -129,56 +151,17 @@ class VideoPublisher(Node):
             f'{self._source.kind} {self.source_name}: {self._source.size[0]}x'
             f'{self._source.size[1]} at {self._source.fps:.3g} fps -> publishing '
             f'{self._size[0]}x{self._size[1]} {self.encoding} at {self.rate:.3g} Hz on '
-            f'{self._image_pub.topic_name} ({p["qos_reliability"]}, depth {p["qos_depth"]})'
+            f'{self._image_pub.topic_name} ({p["image_qos_reliability"]}, depth '
+            f'{p["image_qos_depth"]})'
             + (f', waiting for {self._wait_for} subscriber(s)' if self._wait_for else ''))
-
-    def _declare_parameters(self) -> None:
-        """Declare every parameter with a description; read-only where a restart is needed."""
-        specs: list[tuple[str, object, str, dict]] = [
-            ('source', '', 'Video file, image folder, image file, camera index or /dev/videoN.',
-             {'read_only': True}),
-            ('rate', 0.0, "Publishing rate in Hz; 0 = the source's own frame rate (images: "
-             f'{DEFAULT_IMAGE_FPS:g}). Never faster than frames decode.',
-             {'read_only': True, 'floating_point_range': _float_range(0.0, 1000.0)}),
-            ('loop', False, 'Start the source again at its end (files and folders).', {}),
-            ('max_frames', 0, 'Exit (code 0) after publishing this many frames; 0 = no limit.',
-             {'integer_range': _int_range(0, 2**31 - 1)}),
-            ('frame_id', 'camera_optical_frame', 'frame_id of every header.', {}),
-            ('width', 0, 'Output width in pixels; 0 = native (or keep the aspect if only '
-             'height is set).', {'read_only': True, 'integer_range': _int_range(0, 16384)}),
-            ('height', 0, 'Output height in pixels; 0 = native (or keep the aspect if only '
-             'width is set).', {'read_only': True, 'integer_range': _int_range(0, 16384)}),
-            ('encoding', 'bgr8', f'Image encoding: {", ".join(ENCODINGS)}.',
-             {'read_only': True, 'additional_constraints': f'one of {", ".join(ENCODINGS)}'}),
-            ('focal_length_px', 0.0, 'Focal length (fx = fy) in CameraInfo, pixels of the '
-             f'output image; 0 = a {DEFAULT_HFOV_DEG:g} degree horizontal field of view.',
-             {'floating_point_range': _float_range(0.0, 1e6)}),
-            ('publish_compressed', False, 'Also publish JPEG on image/compressed.',
-             {'read_only': True}),
-            ('jpeg_quality', 90, 'JPEG quality of image/compressed (1-100).',
-             {'integer_range': _int_range(1, 100)}),
-            ('wait_for_subscribers', 0, 'Before the first frame, wait until this many '
-             'subscribers match on image (0 = start at once).',
-             {'read_only': True, 'integer_range': _int_range(0, 1000)}),
-            ('wait_timeout', 30.0, 'Seconds to wait for subscribers before starting anyway; '
-             '0 = wait forever.', {'read_only': True,
-                                   'floating_point_range': _float_range(0.0, 86400.0)}),
-            ('qos_reliability', 'reliable', 'reliable (matches every subscriber, as REP-2003 '
-             'asks of drivers) or best_effort.',
-             {'read_only': True, 'additional_constraints': 'reliable or best_effort'}),
-            ('qos_depth', 5, 'History depth of the publishers.',
-             {'read_only': True, 'integer_range': _int_range(1, 1000)}),
-        ]
-        self._param_names = [name for name, *_ in specs]
-        for name, default, description, extra in specs:
-            self.declare_parameter(name, default,
-                                   ParameterDescriptor(description=description, **extra))
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """Apply run-time changes of the parameters that need no restart."""
+        reason = change_problem(SPECS, [(p.name, p.value) for p in params], configured=True)
+        if reason:
+            return SetParametersResult(successful=False, reason=reason)
         for param in params:
-            if param.name in ('loop', 'max_frames', 'frame_id', 'focal_length_px',
-                              'jpeg_quality'):
+            if param.name in SPECS:
                 setattr(self, param.name, param.value)
             if param.name == 'focal_length_px':
                 self._camera_info.clear()
@@ -296,7 +279,8 @@ def main(args: list[str] | None = None) -> int:
     node: VideoPublisher | None = None
     exit_code = 0
     try:
-        rclpy.init(args=args)
+        if not init_ros(args, 'video_publisher'):
+            return EXIT_BAD_CONFIG
         try:
             node = VideoPublisher()
         except Exception as exc:
@@ -304,11 +288,9 @@ def main(args: list[str] | None = None) -> int:
                 # SIGINT/SIGTERM while the node was built: rclpy's handler shut the context
                 # down under the constructor, whose next rcl call failed. Not an error.
                 return 0
-            if not isinstance(exc, (ValueError, ParameterException)):
+            if not isinstance(exc, ValueError):
                 raise
-            hint = (' (a double parameter needs a decimal point, e.g. rate:=5.0)'
-                    if "expecting type 'DOUBLE'" in str(exc) else '')
-            get_logger('video_publisher').error(f'{exc}{hint}')
+            get_logger('video_publisher').error(str(exc))
             return EXIT_BAD_CONFIG
         executor = SingleThreadedExecutor()
         executor.add_node(node)

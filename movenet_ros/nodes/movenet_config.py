@@ -1,0 +1,217 @@
+# SPDX-License-Identifier: Apache-2.0
+"""movenet_node's parameters: the declaration table, and the two frozen views the node uses.
+
+:class:`NodeConfig` holds what configure reads (the model, the input, the QoS), checked all
+at once; :class:`RuntimeSettings` what may change between two frames (thresholds, outputs,
+tracking and smoothing). Both are built from a plain ``{name: value}`` dict, so they are
+tested without ROS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from movenet_ros.core.estimator import (
+    DEFAULT_MAX_PEOPLE,
+    DEFAULT_MIN_POSE_SCORE,
+    MAX_IMAGE_SIDE,
+    MAX_PEOPLE_RANGE,
+)
+from movenet_ros.core.geometry import DEFAULT_MULTIPOSE_MAX_SIDE, MULTIPOSE_MAX_SIDE_RANGE
+from movenet_ros.core.image_headers import ACCEPTED_FORMATS, DEFAULT_MAX_IMAGE_PIXELS
+from movenet_ros.core.model import BUILTIN_MODELS, DEFAULT_NUM_THREADS, NUM_THREADS_RANGE
+from movenet_ros.core.options import SCORE_RANGE, Range
+from movenet_ros.core.temporal import TemporalSettings
+from movenet_ros.core.tracking import DEFAULT_MIN_SIMILARITY
+from movenet_ros.nodes.parameters import Applies, ParameterSpec
+
+TRANSPORTS = ('raw', 'compressed')
+RELIABILITIES = ('best_effort', 'reliable')
+RUN, CONFIGURE, START = Applies.RUN, Applies.CONFIGURE, Applies.START
+# tracking.* and smoothing.* parameters -> TemporalSettings fields (keypoint_threshold too).
+TEMPORAL_FIELDS = {
+    'tracking.enabled': 'tracking', 'tracking.similarity': 'similarity',
+    'tracking.min_similarity': 'min_similarity', 'tracking.max_age_s': 'max_age_s',
+    'tracking.max_tracks': 'max_tracks', 'smoothing.enabled': 'smoothing',
+    'smoothing.min_cutoff': 'min_cutoff', 'smoothing.beta': 'beta',
+    'smoothing.d_cutoff': 'd_cutoff', 'keypoint_threshold': 'keypoint_threshold',
+}
+TEMPORAL_DEFAULTS = TemporalSettings()
+
+
+def temporal(name: str, description: str) -> ParameterSpec:
+    """A tracking/smoothing parameter: default, range and choices of its TemporalSettings
+    field."""
+    field = TEMPORAL_FIELDS[name]
+    choices = TemporalSettings.CHOICES.get(field, ())
+    if not all(isinstance(choice, str) for choice in choices):
+        choices = ()  # booleans: the parameter's type says it all
+    return ParameterSpec(name, getattr(TEMPORAL_DEFAULTS, field), description,
+                         range=TemporalSettings.RANGES.get(field), choices=choices)
+
+
+class ConfigurationError(Exception):
+    """A parameter is invalid; the message says which and how to fix it."""
+
+
+PARAMETERS: tuple[ParameterSpec, ...] = (
+    ParameterSpec('autostart', True,
+                  'Configure and activate at start-up, as a plain node does. false: wait in '
+                  'the unconfigured state for a lifecycle manager (or `ros2 lifecycle set`).',
+                  START),
+    ParameterSpec('model', 'lightning',
+                  'Built-in MoveNet model to run (ignored when model_path is set).',
+                  CONFIGURE, choices=tuple(BUILTIN_MODELS)),
+    ParameterSpec('model_path', '',
+                  'Path of any MoveNet .tflite file (single-pose or multipose, e.g. from TF '
+                  'Hub); overrides model when not empty.', CONFIGURE),
+    ParameterSpec('num_threads', DEFAULT_NUM_THREADS, 'CPU threads for the TFLite interpreter.',
+                  CONFIGURE, range=NUM_THREADS_RANGE),
+    ParameterSpec('multipose_max_side', DEFAULT_MULTIPOSE_MAX_SIDE,
+                  'MultiPose input: the larger side in pixels (a multiple of 32); the other '
+                  'side follows the image aspect. Larger finds smaller people, at a higher '
+                  'cost.', CONFIGURE, range=MULTIPOSE_MAX_SIDE_RANGE),
+    ParameterSpec('image_transport', 'raw',
+                  'raw subscribes to sensor_msgs/Image on "image"; compressed subscribes to '
+                  'sensor_msgs/CompressedImage on "image/compressed".', CONFIGURE,
+                  choices=TRANSPORTS),
+    ParameterSpec('image_qos_reliability', 'best_effort',
+                  'Reliability of the image subscription. best_effort (sensor data QoS) '
+                  'matches any publisher; reliable only matches reliable publishers.',
+                  CONFIGURE, choices=RELIABILITIES),
+    ParameterSpec('image_qos_depth', 1,
+                  'History depth of the image subscription. Frames are taken as they come '
+                  'and only the newest is processed, whatever the depth: a deeper queue only '
+                  'holds frames in a burst the node takes too slowly.', CONFIGURE,
+                  range=Range(1, 100)),
+    ParameterSpec('max_image_pixels', DEFAULT_MAX_IMAGE_PIXELS,
+                  'Images with more pixels (width x height) are refused and counted as bad. '
+                  'Compressed images are sized from their headers before decoding; formats '
+                  'that cannot be sized are refused (accepted: '
+                  f'{", ".join(ACCEPTED_FORMATS)}). The default, 3840 x 2160 (4K UHD), keeps '
+                  'the node under 350 MB RSS; each extra megapixel costs about 12 MB.',
+                  CONFIGURE, range=Range(1, MAX_IMAGE_SIDE * MAX_IMAGE_SIDE)),
+    ParameterSpec('diagnostics_period', 1.0, 'Seconds between /diagnostics messages.',
+                  CONFIGURE, range=Range(0.1, 60.0)),
+    temporal('keypoint_threshold',
+             'Keypoints with a lower score are not drawn, not counted in single-pose scores '
+             'and boxes, not tracked or smoothed and not shown as markers (all 17 are still '
+             'published).'),
+    ParameterSpec('min_pose_score', DEFAULT_MIN_POSE_SCORE,
+                  'People with a lower pose score are not reported.', range=SCORE_RANGE),
+    ParameterSpec('max_people', DEFAULT_MAX_PEOPLE,
+                  'At most this many people are reported (MultiPose).',
+                  range=MAX_PEOPLE_RANGE),
+    ParameterSpec('crop_tracking', True,
+                  'Single-pose models: run each frame on a crop around the previous pose '
+                  '(more accurate on video).'),
+    ParameterSpec('publish_markers', True,
+                  'Publish visualization_msgs/MarkerArray on "pose_markers" (only built while '
+                  'someone subscribes).'),
+    ParameterSpec('publish_annotated_image', True,
+                  'Publish the image with skeletons drawn on "image_annotated" (only drawn '
+                  'while someone subscribes).'),
+    ParameterSpec('marker_depth', 2.0,
+                  'Distance in metres at which 2D poses are drawn as markers, along the '
+                  'camera rays (from camera_info, else an assumed 60 degree horizontal field '
+                  'of view).', range=Range(0.1, 100.0)),
+    ParameterSpec('marker_line_width', 0.02, 'Marker bone width in metres.',
+                  range=Range(0.001, 1.0)),
+    temporal('tracking.enabled',
+             'Give each person an id that stays the same across frames (PersonPose.id).'),
+    temporal('tracking.similarity',
+             'How people are matched to tracks: oks (keypoint similarity) or iou (boxes).'),
+    temporal('tracking.min_similarity',
+             'Least similarity for a match; 0 uses the tuned default of the method '
+             f'({", ".join(f"{k} {v}" for k, v in DEFAULT_MIN_SIMILARITY.items())}).'),
+    temporal('tracking.max_age_s',
+             'Seconds of image time (from the stamps) an unseen person keeps their id.'),
+    temporal('tracking.max_tracks', 'Tracks kept at most.'),
+    temporal('smoothing.enabled',
+             'One-Euro filter keypoints and boxes per tracked person (needs tracking).'),
+    temporal('smoothing.min_cutoff',
+             'Cutoff frequency (Hz) for a still person: lower is smoother, with more lag.'),
+    temporal('smoothing.beta',
+             'How fast the cutoff rises with speed (Hz per person size per second): higher '
+             'lags less on fast motion.'),
+    temporal('smoothing.d_cutoff', 'Cutoff frequency (Hz) of the speed estimate.'),
+)
+SPECS: dict[str, ParameterSpec] = {spec.name: spec for spec in PARAMETERS}
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """What configure reads: the model, the input subscription, the diagnostics period."""
+
+    model: str  # a built-in name or a .tflite path
+    model_parameter: str  # the parameter that named it, for messages
+    num_threads: int
+    multipose_max_side: int
+    image_transport: str
+    image_qos_reliability: str
+    image_qos_depth: int
+    max_image_pixels: int
+    diagnostics_period: float
+
+    @property
+    def input_topic(self) -> str:
+        return 'image/compressed' if self.image_transport == 'compressed' else 'image'
+
+    @classmethod
+    def from_values(cls, values: Mapping, problems: Mapping[str, str] = ()) -> NodeConfig:
+        """Check ``values`` (every declared parameter); ConfigurationError names the first
+        problem, among them ``problems`` (overrides refused when they were declared)."""
+        for name in SPECS:
+            problem = dict(problems).get(name) or SPECS[name].problem(values[name])
+            if problem:
+                raise ConfigurationError(problem)
+        if not values['model_path'] and values['model'] not in BUILTIN_MODELS:
+            raise ConfigurationError(
+                f'parameter model: {values["model"]!r} is not a built-in model; use one of '
+                f'{", ".join(BUILTIN_MODELS)}, or set model_path to a .tflite file')
+        return cls(
+            model=values['model_path'] or values['model'],
+            model_parameter='model_path' if values['model_path'] else 'model',
+            num_threads=values['num_threads'], multipose_max_side=values['multipose_max_side'],
+            image_transport=values['image_transport'],
+            image_qos_reliability=values['image_qos_reliability'],
+            image_qos_depth=values['image_qos_depth'],
+            max_image_pixels=values['max_image_pixels'],
+            diagnostics_period=values['diagnostics_period'])
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """What may change between two frames; one frozen snapshot, applied all at once."""
+
+    min_pose_score: float
+    max_people: int
+    crop_tracking: bool
+    publish_markers: bool
+    publish_annotated_image: bool
+    marker_depth: float
+    marker_line_width: float
+    temporal: TemporalSettings  # tracking.*, smoothing.*, keypoint_threshold
+
+    @property
+    def keypoint_threshold(self) -> float:
+        return self.temporal.keypoint_threshold
+
+    @classmethod
+    def from_values(cls, values: Mapping) -> RuntimeSettings:
+        """The settings of ``values``; ValueError (naming the parameter) if invalid."""
+        temporal = TemporalSettings(**{field: values[name]
+                                       for name, field in TEMPORAL_FIELDS.items()})
+        try:
+            temporal.validate()
+        except ValueError as exc:
+            field = str(exc).split(' ', 1)[0]
+            name = next(n for n, f in TEMPORAL_FIELDS.items() if f == field)
+            raise ValueError(f'parameter {name}: {exc}') from exc
+        return cls(
+            min_pose_score=values['min_pose_score'], max_people=values['max_people'],
+            crop_tracking=values['crop_tracking'], publish_markers=values['publish_markers'],
+            publish_annotated_image=values['publish_annotated_image'],
+            marker_depth=values['marker_depth'],
+            marker_line_width=values['marker_line_width'], temporal=temporal)

@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: Apache-2.0
+"""One frame through movenet_node: image message in, the messages to publish out.
+
+:class:`FramePipeline` owns the model, the estimator and the tracker/smoother. It is used by
+one thread at a time (the one processing frames); new :class:`RuntimeSettings` are handed
+over from any thread with :meth:`FramePipeline.request` and applied by that thread before
+its next frame, all at once: a frame never sees half a change, and the thread that changes
+parameters never waits for an inference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import threading
+import time
+
+import numpy as np
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from visualization_msgs.msg import MarkerArray
+
+from movenet_ros.conversions.images import array_to_image_msg, compressed_to_array, image_to_array
+from movenet_ros.conversions.markers import poses_to_markers
+from movenet_ros.conversions.poses import result_to_msg
+from movenet_ros.core.camera import DEFAULT_HFOV_DEG, Pinhole
+from movenet_ros.core.drawing import draw_poses
+from movenet_ros.core.estimator import PoseEstimator
+from movenet_ros.core.model import ModelError, MoveNetModel
+from movenet_ros.core.results import PoseResult
+from movenet_ros.core.temporal import StampStats, TemporalFilter
+from movenet_ros.msg import PersonPoseArray
+from movenet_ros.nodes.diagnostics import INVALID_CAMERA_INFO
+from movenet_ros.nodes.movenet_config import ConfigurationError, NodeConfig, RuntimeSettings
+
+
+def camera_for(info: CameraInfo | None, image_wh: tuple[int, int]) -> tuple[Pinhole, str]:
+    """The camera markers are placed with, and what diagnostics say about it.
+
+    A K that is all zero (an uncalibrated camera) or invalid (see ``Pinhole.from_k``) falls
+    back to the assumed default camera, as when no camera_info arrives.
+    """
+    assumed = f'assumed {DEFAULT_HFOV_DEG:g} degree horizontal field of view'
+    if info is None:
+        return Pinhole.default(image_wh), f'none received, {assumed}'
+    if not any(info.k):
+        return Pinhole.default(image_wh), f'uncalibrated (K is all zero), {assumed}'
+    try:
+        return Pinhole.from_k(info.k, (info.width, info.height), image_wh), 'calibrated'
+    except ValueError as exc:
+        return Pinhole.default(image_wh), f'{INVALID_CAMERA_INFO}: {exc}; {assumed}'
+
+
+@dataclass
+class Frame:
+    """One processed frame: its poses message first, the rest built on demand."""
+
+    poses: PersonPoseArray
+    result: PoseResult
+    image: np.ndarray  # the converted input, for the annotated image
+    channel_order: str
+    started: float  # perf_counter() when the frame's work began
+
+
+class FramePipeline:
+    """Conversion, estimate, ids and smoothing, and the output messages of one frame."""
+
+    def __init__(self, config: NodeConfig, settings: RuntimeSettings) -> None:
+        """Load the model; ConfigurationError (naming the parameter) if it cannot be."""
+        try:
+            self.model = MoveNetModel(config.model, num_threads=config.num_threads,
+                                      multipose_max_side=config.multipose_max_side)
+        except ModelError as exc:
+            raise ConfigurationError(f'parameter {config.model_parameter}: {exc}') from exc
+        self.max_image_pixels = config.max_image_pixels
+        self._estimator = PoseEstimator(
+            self.model, keypoint_threshold=settings.keypoint_threshold,
+            min_pose_score=settings.min_pose_score, max_people=settings.max_people,
+            crop_tracking=settings.crop_tracking)
+        self._temporal = TemporalFilter(settings.temporal)
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._requested: RuntimeSettings | None = None
+
+    def request(self, settings: RuntimeSettings) -> None:
+        """Use ``settings`` from the next frame on (any thread; never waits for a frame)."""
+        with self._lock:
+            self._requested = settings
+
+    def _apply_requested(self) -> None:
+        with self._lock:
+            settings, self._requested = self._requested, None
+        if settings is None:
+            return
+        if settings.temporal != self.settings.temporal:
+            self._temporal.configure(settings.temporal)  # every person keeps their id
+        estimator = self._estimator
+        estimator.keypoint_threshold = settings.keypoint_threshold
+        estimator.min_pose_score = settings.min_pose_score
+        estimator.max_people = settings.max_people
+        estimator.set_crop_tracking(settings.crop_tracking)
+        self.settings = settings
+
+    def estimate(self, msg: Image | CompressedImage, receipt_s: float) -> Frame:
+        """The poses for ``msg``, received at ``receipt_s`` (ROS time); raises
+        ImageConversionError/ValueError for a bad image, ModelError when the model fails."""
+        self._apply_requested()
+        started = time.perf_counter()
+        if isinstance(msg, CompressedImage):
+            image, order = compressed_to_array(msg, self.max_image_pixels)
+        else:
+            image, order = image_to_array(msg, self.max_image_pixels)
+        result = self._estimator.estimate(image, channel_order=order)
+        stamp = msg.header.stamp
+        result = self._temporal.update(result, stamp.sec + stamp.nanosec * 1e-9, receipt_s)
+        return Frame(result_to_msg(result, msg.header), result, image, order, started)
+
+    def markers(self, frame: Frame, camera_info: CameraInfo | None) -> tuple[MarkerArray, str]:
+        """The frame's markers, and what their camera is based on (in words)."""
+        settings, result = self.settings, frame.result
+        camera, camera_state = camera_for(camera_info, result.image_size)
+        return poses_to_markers(result.poses, frame.poses.header, camera, settings.marker_depth,
+                                settings.keypoint_threshold,
+                                settings.marker_line_width), camera_state
+
+    def annotated(self, frame: Frame) -> Image:
+        """The frame's image with its skeletons drawn."""
+        return self._annotate(frame.image, frame.channel_order, frame.result,
+                              frame.poses.header)
+
+    @property
+    def stamp_stats(self) -> StampStats:
+        """How the frames' stamps went (a copy: safe from any thread)."""
+        return self._temporal.stamp_stats
+
+    @staticmethod
+    def overhead_ms(frame: Frame) -> float:
+        """The frame's time so far beside invoke()."""
+        return (time.perf_counter() - frame.started) * 1000.0 - frame.result.inference_ms
+
+    @staticmethod
+    def _annotate(image, order: str, result: PoseResult, header) -> Image:
+        if image.ndim == 2 or image.shape[2] == 1:
+            import cv2
+            canvas, order = cv2.cvtColor(image.reshape(image.shape[:2]),
+                                         cv2.COLOR_GRAY2BGR), 'bgr'
+        else:
+            canvas = image[..., :3].copy()
+        draw_poses(canvas, result.poses, result.keypoint_threshold, channel_order=order)
+        return array_to_image_msg(canvas, 'rgb8' if order == 'rgb' else 'bgr8', header)
