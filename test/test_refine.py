@@ -139,7 +139,7 @@ def test_at_most_max_refined_and_the_rest_are_multiposes_own(models, frames):
     """Frame 80: MultiPose finds the woman (box 260 x 427 px) and the man (155 x 378 px)."""
     frame = frames[80]
     detector = PoseEstimator(models['multipose'], keypoint_threshold=THRESHOLD,
-                             min_pose_score=0.02, max_people=100)
+                             min_pose_score=0.02, max_people=6)
     candidates = detector.estimate(frame, 'bgr').poses
     assert len(candidates) == 2
     estimator = refined(models, max_refined=1, min_pose_score=0.2, crop_tracking=False)

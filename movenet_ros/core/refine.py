@@ -50,6 +50,7 @@ from movenet_ros.core.decoding import decode_singlepose, is_person
 from movenet_ros.core.estimator import (
     CHANNEL_ORDERS,
     DEFAULT_MAX_PEOPLE,
+    MAX_PEOPLE_RANGE,
     PoseEstimator,
     _to_rgb,
     check_image,
@@ -58,6 +59,7 @@ from movenet_ros.core.estimator import (
 from movenet_ros.core.geometry import Region, warp_to_input
 from movenet_ros.core.keypoints import DEFAULT_KEYPOINT_THRESHOLD
 from movenet_ros.core.model import ModelKind, MoveNetModel
+from movenet_ros.core.options import SCORE_RANGE, Range
 from movenet_ros.core.results import Pose, PoseResult
 from movenet_ros.core.tracking import DEFAULT_MIN_SIMILARITY, box_area, oks_matrix
 
@@ -70,15 +72,15 @@ DEFAULT_DETECTION_MIN_SCORE = 0.02
 # (largest first beats best-scored first at every limit); they cost 1.5 crops per photo on
 # average, and 2.0 per frame on a 1280x720 stream with two people.
 DEFAULT_MAX_REFINED = 6
+MAX_REFINED_RANGE = Range(1, 6)
 # The crop around a MultiPose box: a square of side BOX_MARGIN x the box's longer side,
 # centred on the box. Development set AP with Thunder: 1.1 -> 0.337, 1.25 -> 0.329,
 # 1.4 -> 0.311.
 BOX_MARGIN = 1.1
+BOX_MARGIN_RANGE = Range(1.0, 3.0)
 # Two reported people whose OKS reaches this are one person seen twice.
 DUPLICATE_OKS = 0.5
 CROP_SOURCES = ('detection', 'pose')
-# The detector reports up to this many candidates (MultiPose outputs 6).
-MAX_CANDIDATES = 100
 # Crops smaller than this many pixels on a side are not worth a model run.
 MIN_CROP_SIDE = 8.0
 
@@ -148,23 +150,20 @@ class RefinedPoseEstimator:
             raise ValueError(f'the detector must be a MultiPose model, got {detector.name}')
         if refiner.kind is not ModelKind.SINGLEPOSE:
             raise ValueError(f'the refiner must be a single-pose model, got {refiner.name}')
-        if max_refined < 1:
-            raise ValueError(f'max_refined must be >= 1, got {max_refined}')
-        if not 0.0 <= detection_min_score <= 1.0:
-            raise ValueError(f'detection_min_score must be in [0, 1], got {detection_min_score}')
-        if not 1.0 <= box_margin <= 3.0:
-            raise ValueError(f'box_margin must be in [1, 3], got {box_margin}')
+        MAX_REFINED_RANGE.check('max_refined', max_refined)
+        SCORE_RANGE.check('detection_min_score', detection_min_score)
+        BOX_MARGIN_RANGE.check('box_margin', box_margin)
         if crop_from not in CROP_SOURCES:
             raise ValueError(f'crop_from must be one of {CROP_SOURCES}, got {crop_from!r}')
         # The detector reports every candidate; this class applies the user's limits.
         self.detector = PoseEstimator(detector, keypoint_threshold=keypoint_threshold,
                                       min_pose_score=detection_min_score,
-                                      max_people=MAX_CANDIDATES)
+                                      max_people=MAX_PEOPLE_RANGE.high)
         self.refiner = refiner
         if min_pose_score is None:
             min_pose_score = default_min_pose_score(detector, refiner)
-        if not 0.0 <= min_pose_score <= 1.0:
-            raise ValueError(f'min_pose_score must be in [0, 1], got {min_pose_score}')
+        SCORE_RANGE.check('min_pose_score', min_pose_score)
+        MAX_PEOPLE_RANGE.check('max_people', max_people)
         self.min_pose_score = min_pose_score
         self.max_people = max_people
         self.max_refined = max_refined
