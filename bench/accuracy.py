@@ -60,7 +60,7 @@ from common import load_frames, machine, machine_busy_seconds
 import keypoint_eval as ke
 
 from movenet_ros.core.drawing import draw_poses
-from movenet_ros.core.estimator import PoseEstimator, default_min_pose_score
+from movenet_ros.core.estimator import default_min_pose_score
 from movenet_ros.core.geometry import Region
 from movenet_ros.core.keypoints import DEFAULT_KEYPOINT_THRESHOLD
 from movenet_ros.core.model import MoveNetModel
@@ -70,6 +70,7 @@ from movenet_ros.core.refine import (
     DEFAULT_MAX_REFINED,
     RefinedPoseEstimator,
     box_crop,
+    build_estimator,
     estimate_in_region,
 )
 
@@ -271,13 +272,21 @@ def _suggest_multipose(sweep: list[dict]) -> float:
 
 def make_estimator(mode: str, threads: int, min_pose_score: float | None = None,
                    crop_tracking: bool = False, **refine_options):
+    """The mode's estimator; ``min_pose_score`` is the threshold of the poses it reports
+    (refined: the refined people's; the unrefined keep MultiPose's default); None: default."""
     model_name, refiner = MODES[mode]
     model = MoveNetModel(model_name, num_threads=threads)
     if refiner is None:
-        return PoseEstimator(model, min_pose_score=min_pose_score, crop_tracking=crop_tracking)
+        return build_estimator(model, min_pose_score=min_pose_score,
+                               crop_tracking=crop_tracking)
     return RefinedPoseEstimator(model, MoveNetModel(refiner, num_threads=threads),
-                                DEFAULT_KEYPOINT_THRESHOLD, min_pose_score,
-                                max_people=6, crop_tracking=crop_tracking, **refine_options)
+                                refined_min_pose_score=min_pose_score,
+                                crop_tracking=crop_tracking, **refine_options)
+
+
+def reported_threshold(estimator) -> float:
+    """The threshold the mode's reported poses pass (refined people's, in refinement)."""
+    return getattr(estimator, 'refined_min_pose_score', estimator.min_pose_score)
 
 
 def detections(data: DataSet, estimator, calls: int) -> list[dict]:
@@ -292,13 +301,22 @@ def detections(data: DataSet, estimator, calls: int) -> list[dict]:
 
 
 def image_report(data: DataSet, mode: str, threads: int, samples: int, default: float,
-                 calls: int | None = None, **refine_options) -> dict:
-    """Whole-image AP and misses at the default threshold and over the sweep."""
+                 calls: int | None = None, as_configured: bool = False,
+                 **refine_options) -> dict:
+    """Whole-image AP and misses at the default threshold and over the sweep.
+
+    The estimator reports everything and the thresholds are applied here, which is exact
+    for every mode whose reported poses share one score (all but refinement that leaves
+    people unrefined). ``as_configured``: the estimator applies its own default thresholds
+    instead (for the refinement variants with ``max_refined`` < 6)."""
     if calls is None:
         calls = 2 if MODES[mode][1] is None and MODES[mode][0] != 'multipose' else 1
-    estimator = make_estimator(mode, threads, 0.0, crop_tracking=calls > 1, **refine_options)
+    estimator = make_estimator(mode, threads, None if as_configured else 0.0,
+                               crop_tracking=calls > 1, **refine_options)
     evaluation = ke.Evaluation(data.coco, detections(data, estimator, calls), data.image_ids)
     ids = data.image_ids
+    if as_configured:
+        default = 0.0
     at_default = evaluation.summary(ids, default)
     everything = evaluation.summary(ids, 0.0)
 
@@ -530,7 +548,8 @@ def variants(data: DataSet, threads: int, samples: int, default: float) -> dict:
     out = {'defaults': {'max_refined': DEFAULT_MAX_REFINED, 'box_margin': BOX_MARGIN,
                         'detection_min_score': DEFAULT_DETECTION_MIN_SCORE}}
     for name, options in cases.items():
-        row = image_report(data, 'multipose+thunder', threads, samples, default, **options)
+        row = image_report(data, 'multipose+thunder', threads, samples, default,
+                           as_configured=True, **options)
         out[name] = {k: row[k] for k in ('ap', 'ap_ci', 'ap50', 'ar', 'miss', 'oks')}
         print(f'  {name}: AP {row["ap"]:.3f}', flush=True)
     return out
@@ -584,8 +603,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f'crops {name}: OKS {report["crops"][name]["oks"]:.3f}', flush=True)
     for mode in args.modes:
         model_name, refiner = MODES[mode]
-        estimator = make_estimator(mode, args.threads)
-        default = estimator.min_pose_score
+        default = reported_threshold(make_estimator(mode, args.threads))
         row = {'images': image_report(data, mode, args.threads, samples, default)}
         if refiner is None and model_name != 'multipose':
             row['crops'] = report['crops'][model_name]
@@ -598,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
                               samples)
             for mode, row in report['modes'].items() if MODES[mode][1] is not None}
     if args.variants:
-        default = make_estimator('multipose+thunder', args.threads).min_pose_score
+        default = reported_threshold(make_estimator('multipose+thunder', args.threads))
         report['variants'] = variants(data, args.threads, samples, default)
     if args.fps_frames:
         report['fps'] = stream_fps(args.modes, args.threads, args.fps_frames)

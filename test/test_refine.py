@@ -32,6 +32,7 @@ from movenet_ros.core.refine import (
     BOX_MARGIN,
     RefinedPoseEstimator,
     box_crop,
+    build_estimator,
     estimate_in_region,
 )
 from movenet_ros.core.tracking import PoseTracker
@@ -85,8 +86,22 @@ def test_default_min_pose_score_per_mode(models, repo):
     assert default_min_pose_score(multipose, thunder) == \
         DEFAULT_REFINED_MIN_POSE_SCORES['singlepose_thunder']
     assert PoseEstimator(thunder).min_pose_score == default_min_pose_score(thunder)
-    assert refined(models, 'lightning').min_pose_score == \
+    estimator = refined(models, 'lightning')
+    assert estimator.refined_min_pose_score == \
         DEFAULT_REFINED_MIN_POSE_SCORES['singlepose_lightning']
+    assert estimator.min_pose_score == DEFAULT_MIN_POSE_SCORES['multipose_lightning']
+    estimator.min_pose_score, estimator.refined_min_pose_score = 0.5, 0.6
+    assert (estimator.min_pose_score, estimator.refined_min_pose_score) == (0.5, 0.6)
+    estimator.min_pose_score = estimator.refined_min_pose_score = None   # back to defaults
+    assert estimator.refined_min_pose_score == \
+        DEFAULT_REFINED_MIN_POSE_SCORES['singlepose_lightning']
+    assert estimator.min_pose_score == DEFAULT_MIN_POSE_SCORES['multipose_lightning']
+    with pytest.raises(ValueError, match='refined_min_pose_score must be a number from 0 to 1'):
+        estimator.refined_min_pose_score = 1.5
+    assert isinstance(build_estimator(multipose, thunder), RefinedPoseEstimator)
+    assert isinstance(build_estimator(thunder), PoseEstimator)
+    with pytest.raises(ValueError, match='refinement runs on MultiPose detections'):
+        build_estimator(lightning, thunder)
     # A model file of its own gets the defaults of the built-in model of its kind.
     own = MoveNetModel(repo / 'test' / 'data' / 'movenet_singlepose_lightning_int8.tflite')
     assert default_min_pose_score(own) == DEFAULT_MIN_POSE_SCORES['singlepose_lightning']
@@ -120,7 +135,7 @@ def test_refined_keypoints_land_on_the_person_and_map_back_exactly(models, frame
     assert contains(box, pose.keypoints[seen], margin=10).all(), pose.keypoints[seen]
     k = {name: pose.keypoints[i] for name, i in KEYPOINT_INDEX.items()}
     assert k['nose'][1] < k['left_hip'][1] < k['left_ankle'][1]      # upright
-    assert pose.score >= estimator.min_pose_score
+    assert pose.score >= estimator.refined_min_pose_score
     # Exact mapping: the same crop of the whole frame gives the same output, shifted by the
     # window's offset (the crop lies inside the window, so the pixels sampled are the same).
     # OpenCV's warp rounds sample positions to 1/32 px from a different origin in each image,

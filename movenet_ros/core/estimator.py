@@ -113,10 +113,7 @@ class PoseEstimator:
                  keypoint_threshold: float = DEFAULT_KEYPOINT_THRESHOLD,
                  min_pose_score: float | None = None,
                  max_people: int = DEFAULT_MAX_PEOPLE, crop_tracking: bool = True) -> None:
-        if min_pose_score is None:
-            min_pose_score = default_min_pose_score(model)
         SCORE_RANGE.check('keypoint_threshold', keypoint_threshold)
-        SCORE_RANGE.check('min_pose_score', min_pose_score)
         MAX_PEOPLE_RANGE.check('max_people', max_people)
         self.model = model
         self.keypoint_threshold = keypoint_threshold
@@ -125,6 +122,18 @@ class PoseEstimator:
         self._crop: Region | None = None
         self._crop_image_hw: tuple[int, int] | None = None
         self.set_crop_tracking(crop_tracking)
+
+    @property
+    def min_pose_score(self) -> float:
+        """People scoring less are not reported; set None for the model's default."""
+        return self._min_pose_score
+
+    @min_pose_score.setter
+    def min_pose_score(self, value: float | None) -> None:
+        if value is None:
+            value = default_min_pose_score(self.model)
+        SCORE_RANGE.check('min_pose_score', value)
+        self._min_pose_score = value
 
     def set_crop_tracking(self, enabled: bool) -> None:
         """Turn single-pose crop tracking on or off (always off for MultiPose)."""

@@ -25,10 +25,12 @@ Per image (:meth:`RefinedPoseEstimator.estimate`):
    does not lag a frame behind. New people are cropped from their box.
 3. At most ``max_refined`` crops are run per image, largest first; the candidates left over
    keep their MultiPose keypoints, box and score. Tracks left over are dropped.
-4. A refined person is reported when their single-pose score reaches ``min_pose_score`` (the
-   single-pose rule, :func:`~movenet_ros.core.decoding.is_person`); an unrefined candidate
-   when their MultiPose score does. Duplicates (two crops converging on one person: OKS at
-   least :data:`DUPLICATE_OKS`) keep the higher score. At most ``max_people``, best first.
+4. A refined person is reported when their single-pose score reaches
+   ``refined_min_pose_score`` (the single-pose rule,
+   :func:`~movenet_ros.core.decoding.is_person`); an unrefined candidate when their MultiPose
+   score reaches ``min_pose_score``, as in MultiPose mode: two scores, two thresholds.
+   Duplicates (two crops converging on one person: OKS at least :data:`DUPLICATE_OKS`) keep
+   the higher score. At most ``max_people``, best first.
 
 What the published fields mean for a refined person: ``keypoints`` are the single-pose
 model's, mapped from the crop to source pixels through the crop's
@@ -121,16 +123,20 @@ class RefinedPoseEstimator:
 
     Offers what :class:`~movenet_ros.core.estimator.PoseEstimator` offers (``estimate``,
     ``reset``, ``set_crop_tracking``, ``keypoint_threshold``, ``min_pose_score``,
-    ``max_people``, ``model``), so the CLI and the node can hold either.
+    ``max_people``, ``model``), so the CLI and the node can hold either (see
+    :func:`build_estimator`); ``refined_min_pose_score`` and ``max_refined`` may change
+    between calls too.
 
     Args:
         detector: a MultiPose model (finds the people).
         refiner: a single-pose model (places their keypoints), e.g. ``MoveNetModel('thunder')``.
         keypoint_threshold: keypoints scoring less are not seen (boxes, OKS, drawing).
-        min_pose_score: people scoring less are not reported (refined: single-pose score;
-            unrefined: MultiPose score); None: the default for ``refiner``
-            (:func:`~movenet_ros.core.estimator.default_min_pose_score`).
+        min_pose_score: people left unrefined (beyond ``max_refined``) are reported from
+            this MultiPose score on; None: MultiPose's default.
         max_people: reported people at most, best first.
+        refined_min_pose_score: refined people are reported from this single-pose score
+            on; None: the default for ``refiner``
+            (:func:`~movenet_ros.core.estimator.default_min_pose_score`).
         max_refined: single-pose runs per image at most, largest person first.
         detection_min_score: MultiPose score from which a detection is a candidate.
         crop_tracking: carry each refined person's pose to the next call (video).
@@ -142,6 +148,7 @@ class RefinedPoseEstimator:
     def __init__(self, detector: MoveNetModel, refiner: MoveNetModel,
                  keypoint_threshold: float = DEFAULT_KEYPOINT_THRESHOLD,
                  min_pose_score: float | None = None, max_people: int = DEFAULT_MAX_PEOPLE,
+                 refined_min_pose_score: float | None = None,
                  max_refined: int = DEFAULT_MAX_REFINED,
                  detection_min_score: float = DEFAULT_DETECTION_MIN_SCORE,
                  crop_tracking: bool = True, crop_from: str = 'detection',
@@ -160,11 +167,9 @@ class RefinedPoseEstimator:
                                       min_pose_score=detection_min_score,
                                       max_people=MAX_PEOPLE_RANGE.high)
         self.refiner = refiner
-        if min_pose_score is None:
-            min_pose_score = default_min_pose_score(detector, refiner)
-        SCORE_RANGE.check('min_pose_score', min_pose_score)
         MAX_PEOPLE_RANGE.check('max_people', max_people)
         self.min_pose_score = min_pose_score
+        self.refined_min_pose_score = refined_min_pose_score
         self.max_people = max_people
         self.max_refined = max_refined
         self.crop_from = crop_from
@@ -185,6 +190,31 @@ class RefinedPoseEstimator:
     def name(self) -> str:
         """What results report as their model, e.g. ``multipose_lightning+singlepose_thunder``."""
         return f'{self.detector.model.name}+{self.refiner.name}'
+
+    @property
+    def min_pose_score(self) -> float:
+        """People MultiPose reports that are not refined need this MultiPose score (as in
+        MultiPose mode); None sets MultiPose's default."""
+        return self._min_pose_score
+
+    @min_pose_score.setter
+    def min_pose_score(self, value: float | None) -> None:
+        if value is None:
+            value = default_min_pose_score(self.detector.model)
+        SCORE_RANGE.check('min_pose_score', value)
+        self._min_pose_score = value
+
+    @property
+    def refined_min_pose_score(self) -> float:
+        """Refined people need this single-pose score; None sets the refiner's default."""
+        return self._refined_min_pose_score
+
+    @refined_min_pose_score.setter
+    def refined_min_pose_score(self, value: float | None) -> None:
+        if value is None:
+            value = default_min_pose_score(self.detector.model, self.refiner)
+        SCORE_RANGE.check('refined_min_pose_score', value)
+        self._refined_min_pose_score = value
 
     @property
     def keypoint_threshold(self) -> float:
@@ -227,7 +257,7 @@ class RefinedPoseEstimator:
             pose = estimate_in_region(self.refiner, image, crop.region,
                                       self.keypoint_threshold, channel_order)
             invoke_ms += self.refiner.last_invoke_ms
-            if is_person(pose, self.keypoint_threshold, self.min_pose_score):
+            if is_person(pose, self.keypoint_threshold, self.refined_min_pose_score):
                 reported.append((pose, crop.region))
         self.last_refined = min(len(crops), self.max_refined)
         kept = self._without_duplicates(reported)[:self.max_people]
@@ -298,3 +328,25 @@ class RefinedPoseEstimator:
 
 def _box_side(box: tuple[float, float, float, float]) -> float:
     return max(box[2] - box[0], box[3] - box[1])
+
+
+def build_estimator(model: MoveNetModel, refiner: MoveNetModel | None = None, *,
+                    keypoint_threshold: float = DEFAULT_KEYPOINT_THRESHOLD,
+                    min_pose_score: float | None = None, max_people: int = DEFAULT_MAX_PEOPLE,
+                    crop_tracking: bool = True, refined_min_pose_score: float | None = None,
+                    max_refined: int = DEFAULT_MAX_REFINED
+                    ) -> PoseEstimator | RefinedPoseEstimator:
+    """The estimator of a mode: ``model`` alone, or MultiPose ``model`` refined by
+    ``refiner``. None thresholds are the mode's defaults. ValueError, saying what to change,
+    when ``refiner`` is given with a single-pose ``model``."""
+    if refiner is None:
+        return PoseEstimator(model, keypoint_threshold=keypoint_threshold,
+                             min_pose_score=min_pose_score, max_people=max_people,
+                             crop_tracking=crop_tracking)
+    if model.kind is not ModelKind.MULTIPOSE:
+        raise ValueError(f'refinement runs on MultiPose detections; {model.name} is a '
+                         'single-pose model: use the multipose model or no refinement')
+    return RefinedPoseEstimator(model, refiner, keypoint_threshold=keypoint_threshold,
+                                min_pose_score=min_pose_score, max_people=max_people,
+                                refined_min_pose_score=refined_min_pose_score,
+                                max_refined=max_refined, crop_tracking=crop_tracking)
