@@ -14,8 +14,10 @@ import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import Point
 import numpy as np
+from rcl_interfaces.srv import SetParameters
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
@@ -221,3 +223,25 @@ def stop_cleanly(node: NodeProcess) -> str:
 
 def keypoints_of(msg: PersonPoseArray) -> np.ndarray:
     return np.array([[[k.x, k.y, k.score] for k in p.keypoints] for p in msg.persons])
+
+
+def call_node_service(camera: Camera, service_type, name: str, request,
+                      node_name: str = '/movenet'):
+    """Call the service ``node_name/name`` of a running node from the camera's node."""
+    client = camera.node.create_client(service_type, f'{node_name}/{name}')
+    try:
+        assert spin_until(camera.node, camera.executor, client.service_is_ready, 20.0)
+        future = client.call_async(request)
+        assert spin_until(camera.node, camera.executor, future.done, 20.0)
+        return future.result()
+    finally:
+        camera.node.destroy_client(client)
+
+
+def set_parameters(camera: Camera, **values) -> list:
+    """Set ``values`` (dots as double underscores) on /movenet with SetParameters, as
+    ``ros2 param set`` does; the results."""
+    request = SetParameters.Request(parameters=[
+        Parameter(name.replace('__', '.'), value=value).to_parameter_msg()
+        for name, value in values.items()])
+    return call_node_service(camera, SetParameters, 'set_parameters', request).results

@@ -9,40 +9,19 @@ from __future__ import annotations
 from builtin_interfaces.msg import Time
 from footage import read_frames
 import pytest
-from rcl_interfaces.srv import DescribeParameters, ListParameters, SetParameters
+from rcl_interfaces.srv import DescribeParameters, ListParameters
 import rclpy
-from rclpy.parameter import Parameter
-from ros_helpers import spin_until, start_node, stop_cleanly
+from ros_helpers import call_node_service, set_parameters, start_node, stop_cleanly
 import yaml
 
 from movenet_ros.conversions.images import array_to_image_msg
 
-NODE = '/movenet'
 CONFIGS = ('singlepose_lightning', 'singlepose_thunder', 'multipose')
 
 
 @pytest.fixture(scope='module')
 def frames(demo_video):
     return read_frames(demo_video, range(90, 102))
-
-
-def call(camera, service_type, name: str, request):
-    client = camera.node.create_client(service_type, f'{NODE}/{name}')
-    try:
-        assert spin_until(camera.node, camera.executor, client.service_is_ready, 20.0)
-        future = client.call_async(request)
-        assert spin_until(camera.node, camera.executor, future.done, 20.0)
-        return future.result()
-    finally:
-        camera.node.destroy_client(client)
-
-
-def set_parameters(camera, **values) -> list:
-    """Set ``values`` (dots as double underscores) with SetParameters; its results."""
-    request = SetParameters.Request(parameters=[
-        Parameter(name.replace('__', '.'), value=value).to_parameter_msg()
-        for name, value in values.items()])
-    return call(camera, SetParameters, 'set_parameters', request).results
 
 
 def test_tuning_keeps_every_id_and_takes_effect_at_once(repo, camera, frames):
@@ -113,10 +92,10 @@ def test_every_config_file_lists_every_declared_parameter(repo, camera):
     plain.destroy_node()
     node = start_node(repo, 'multipose')
     try:
-        names = call(camera, ListParameters, 'list_parameters',
+        names = call_node_service(camera, ListParameters, 'list_parameters',
                      ListParameters.Request()).result.names
         declared = set(names) - rclpy_own
-        described = call(camera, DescribeParameters, 'describe_parameters',
+        described = call_node_service(camera, DescribeParameters, 'describe_parameters',
                          DescribeParameters.Request(names=sorted(declared))).descriptors
         assert all(d.description and d.additional_constraints for d in described)
     finally:

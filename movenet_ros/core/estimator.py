@@ -21,9 +21,6 @@ from movenet_ros.core.results import PoseResult
 
 CHANNEL_ORDERS = ('rgb', 'bgr')
 # Defaults shared by the CLI, the node and the config files.
-# Real people score 0.35-0.85 on the demo footage; background clutter that a single-pose
-# model latches onto when nobody is in view stays near 0.2.
-DEFAULT_MIN_POSE_SCORE = 0.25
 # min_pose_score per mode, chosen with bench/accuracy.py on the labelled development set
 # (README "Accuracy"). What a pose score is differs by mode: single-pose, the mean of the 5
 # best keypoint scores (decoding.singlepose_score); MultiPose, the model's own person score;
@@ -54,6 +51,15 @@ MAX_PEOPLE_RANGE = Range(1, 6)   # MultiPose finds at most 6 people
 # DEFAULT_NUM_THREADS / NUM_THREADS_RANGE, DEFAULT_MULTIPOSE_MAX_SIDE / MULTIPOSE_MAX_SIDE_RANGE.
 # Larger images are refused: 16k x 16k is beyond any camera and protects memory.
 MAX_IMAGE_SIDE = 16384
+
+
+def tuned_min_pose_scores(refined: bool = False) -> str:
+    """The defaults in words, for help texts: 'lightning 0.35, thunder 0.3, MultiPose 0.25'
+    (``refined``: by refiner)."""
+    table = DEFAULT_REFINED_MIN_POSE_SCORES if refined else DEFAULT_MIN_POSE_SCORES
+    names = {'singlepose_lightning': 'lightning', 'singlepose_thunder': 'thunder',
+             'multipose_lightning': 'MultiPose'}
+    return ', '.join(f'{names[name]} {value:g}' for name, value in table.items())
 
 
 def default_min_pose_score(model: MoveNetModel, refiner: MoveNetModel | None = None) -> float:

@@ -225,9 +225,12 @@ class RefinedPoseEstimator:
         self.detector.keypoint_threshold = value
 
     def set_crop_tracking(self, enabled: bool) -> None:
-        """Carry refined poses to the next call (video) or not (unrelated images)."""
+        """Carry refined poses to the next call (video) or not (unrelated images). Turning
+        it on, or leaving it on, keeps the people carried over (the node sets it with every
+        run-time change of its parameters)."""
         self.crop_tracking = enabled
-        self.reset()
+        if not enabled:
+            self.reset()
 
     def reset(self) -> None:
         """Forget the people carried over from the previous call."""

@@ -147,7 +147,7 @@ class MoveNetNode(LifecycleNode):
         self.lifecycle_state = 'active'
         model = self._pipeline.model
         self.get_logger().info(
-            f'active: {model.name} ({model.path}) on "{self._input_topic()}" '
+            f'active: {self._pipeline.model_name} ({model.path}) on "{self._input_topic()}" '
             f'[{config.image_transport}, {config.image_qos_reliability}]')
         return super().on_activate(state)
 
@@ -334,7 +334,7 @@ class MoveNetNode(LifecycleNode):
         view = View(
             state=self.lifecycle_state, configure_error=self._configure_error,
             input_topic=self._input_topic(),
-            model_name=pipeline.model.name if pipeline else '',
+            model_name=pipeline.model_name if pipeline else '',
             model_file=str(pipeline.model.path) if pipeline else '',
             camera_info=camera_state, upstream_loss=self._accounting.streams.describe(),
             stamp_problems=stamps.problems,

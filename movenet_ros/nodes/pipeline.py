@@ -23,8 +23,8 @@ from movenet_ros.conversions.markers import poses_to_markers
 from movenet_ros.conversions.poses import result_to_msg
 from movenet_ros.core.camera import DEFAULT_HFOV_DEG, Pinhole
 from movenet_ros.core.drawing import draw_poses
-from movenet_ros.core.estimator import PoseEstimator
 from movenet_ros.core.model import ModelError, MoveNetModel
+from movenet_ros.core.refine import RefinedPoseEstimator, build_estimator
 from movenet_ros.core.results import PoseResult
 from movenet_ros.core.temporal import StampStats, TemporalFilter
 from movenet_ros.msg import PersonPoseArray
@@ -70,15 +70,31 @@ class FramePipeline:
                                       multipose_max_side=config.multipose_max_side)
         except ModelError as exc:
             raise ConfigurationError(f'parameter {config.model_parameter}: {exc}') from exc
+        refiner = None
+        if config.refine != 'none':
+            try:
+                refiner = MoveNetModel(config.refine, num_threads=config.num_threads)
+            except ModelError as exc:
+                raise ConfigurationError(f'parameter refine: {exc}') from exc
         self.max_image_pixels = config.max_image_pixels
-        self._estimator = PoseEstimator(
-            self.model, keypoint_threshold=settings.keypoint_threshold,
-            min_pose_score=settings.min_pose_score, max_people=settings.max_people,
-            crop_tracking=settings.crop_tracking)
+        try:
+            self._estimator = build_estimator(
+                self.model, refiner, keypoint_threshold=settings.keypoint_threshold,
+                min_pose_score=settings.min_pose_score or None,
+                max_people=settings.max_people, crop_tracking=settings.crop_tracking,
+                refined_min_pose_score=settings.refine_min_pose_score or None,
+                max_refined=settings.refine_max_people)
+        except ValueError as exc:
+            raise ConfigurationError(f'parameter refine: {exc}') from exc
         self._temporal = TemporalFilter(settings.temporal)
         self.settings = settings
         self._lock = threading.Lock()
         self._requested: RuntimeSettings | None = None
+
+    @property
+    def model_name(self) -> str:
+        """What the poses come from: the model, or e.g. multipose_lightning+singlepose_thunder."""
+        return getattr(self._estimator, 'name', self.model.name)
 
     def request(self, settings: RuntimeSettings) -> None:
         """Use ``settings`` from the next frame on (any thread; never waits for a frame)."""
@@ -94,8 +110,11 @@ class FramePipeline:
             self._temporal.configure(settings.temporal)  # every person keeps their id
         estimator = self._estimator
         estimator.keypoint_threshold = settings.keypoint_threshold
-        estimator.min_pose_score = settings.min_pose_score
+        estimator.min_pose_score = settings.min_pose_score or None   # 0: the tuned default
         estimator.max_people = settings.max_people
+        if isinstance(estimator, RefinedPoseEstimator):
+            estimator.refined_min_pose_score = settings.refine_min_pose_score or None
+            estimator.max_refined = settings.refine_max_people
         estimator.set_crop_tracking(settings.crop_tracking)
         self.settings = settings
 
