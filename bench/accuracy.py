@@ -581,8 +581,9 @@ def main(argv: list[str] | None = None) -> int:
     if annotations is None:
         found = ke.find_dev_set(REPO)
         if found is None:
-            sys.exit(f'no labelled set: pass --annotations/--images, set ${ke.DEV_SET_ENV}, '
-                     f'or put it in ../{ke.DEV_SET_NAME} beside the repository')
+            sys.exit(f'no labelled set ({ke.dev_set_absence()}): pass --annotations '
+                     f'(and --images), set ${ke.DEV_SET_ENV}, or put the set in '
+                     f'{ke.DEV_SET_NAME} beside the repository')
         annotations = found / ke.ANNOTATIONS
     images = args.images or annotations.parent / 'images'
     if not annotations.is_file() or not images.is_dir():

@@ -44,6 +44,15 @@ def find_dev_set(repo: pathlib.Path) -> pathlib.Path | None:
     return None
 
 
+def dev_set_absence() -> str:
+    """Why :func:`find_dev_set` found nothing, in words for a skip or an error message."""
+    if os.environ.get(DEV_SET_ENV):
+        return (f'${DEV_SET_ENV} is {os.environ[DEV_SET_ENV]!r}, which holds no '
+                f'{ANNOTATIONS}')
+    return (f'no {DEV_SET_NAME / ANNOTATIONS} beside the repository or any of its parent '
+            f'folders, and ${DEV_SET_ENV} is not set')
+
+
 def load_coco(annotations: pathlib.Path):
     """A pycocotools COCO object, without its progress prints."""
     from pycocotools.coco import COCO

@@ -82,8 +82,8 @@ def test_accuracy_quick(tmp_path):
     import keypoint_eval
 
     if keypoint_eval.find_dev_set(BENCH.parent) is None:
-        pytest.skip(f'labelled development set not found ({keypoint_eval.DEV_SET_NAME} beside '
-                    f'the repository or ${keypoint_eval.DEV_SET_ENV}): runs where it exists')
+        pytest.skip(f'labelled development set not found: {keypoint_eval.dev_set_absence()}; '
+                    'this smoke test runs where it exists, as on CI')
     command = [sys.executable, str(BENCH / 'accuracy.py'), '--quick', '--modes', 'lightning',
                'multipose', 'multipose+lightning', '--out', str(tmp_path), '--doc',
                str(tmp_path)]

@@ -315,9 +315,8 @@ def dev_set():
     accuracy = _bench_module('accuracy')
     path = accuracy.ke.find_dev_set(REPO)
     if path is None:
-        pytest.skip(f'labelled development set not found (looked for {accuracy.ke.DEV_SET_NAME}'
-                    f' beside the repository and its parents, and ${accuracy.ke.DEV_SET_ENV}):'
-                    ' these accuracy checks run where it exists, as on CI')
+        pytest.skip(f'labelled development set not found: {accuracy.ke.dev_set_absence()}; '
+                    'these accuracy checks run where it exists, as on CI')
     return accuracy, accuracy.DataSet(path / accuracy.ke.ANNOTATIONS, path / 'images', None)
 
 
