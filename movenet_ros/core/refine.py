@@ -70,7 +70,7 @@ REFINE_MODELS = ('thunder', 'lightning')
 # Thunder: 0.25 -> 0.267, 0.1 -> 0.317, 0.02 -> 0.337, 0.0 -> 0.335.
 DEFAULT_DETECTION_MIN_SCORE = 0.02
 # At most this many crops per image, largest person first: 6, as many as MultiPose reports.
-# Development set AP with Thunder: 1 -> 0.235, 2 -> 0.273, 3 -> 0.306, 4 -> 0.310, 6 -> 0.337
+# Development set AP with Thunder: 1 -> 0.258, 2 -> 0.286, 3 -> 0.312, 4 -> 0.316, 6 -> 0.337
 # (largest first beats best-scored first at every limit); they cost 1.5 crops per photo on
 # average, and 2.0 per frame on a 1280x720 stream with two people.
 DEFAULT_MAX_REFINED = 6
