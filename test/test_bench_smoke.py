@@ -104,3 +104,18 @@ def test_accuracy_quick(tmp_path):
     assert (tmp_path / 'accuracy.png').stat().st_size > 10_000
     assert '| multipose+lightning |' in (tmp_path / 'accuracy.md').read_text()
     assert '| multipose+lightning |' in done.stdout
+    # What it prints is the table of the README's Accuracy section (same columns).
+    header = (tmp_path / 'accuracy.md').read_text().splitlines()[0]
+    assert header in done.stdout and header in accuracy_section()
+
+
+def accuracy_section() -> str:
+    readme = (BENCH.parent / 'README.md').read_text()
+    section = readme[readme.index('\n## Accuracy\n'):]
+    return section[:section.index('\n## ', 5)]
+
+
+def test_readme_accuracy_table_is_the_committed_result():
+    """The README shows bench/results/accuracy.md, the table of the last full run."""
+    table = (BENCH / 'results' / 'accuracy.md').read_text().strip()
+    assert table.count('\n') >= 6 and table in accuracy_section()
