@@ -48,6 +48,8 @@ def test_refined_node_finds_both_people_on_them_with_stable_ids(repo, camera, fr
 
         answers = {index: send(index, step) for step, index in enumerate(FRAMES)}
         assert {a.model for a in answers.values()} == {'multipose_lightning+singlepose_thunder'}
+        assert camera.diagnostics, 'no /diagnostics while 24 frames were answered'
+        assert camera.diagnostics[-1]['model'] == 'multipose_lightning+singlepose_thunder'
         ids: dict[str, set[int]] = {'man': set(), 'woman': set()}
         for index, msg in answers.items():
             people = labelled(index, msg)
