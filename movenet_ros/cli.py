@@ -546,8 +546,7 @@ def infer(args) -> int:
     except (UsageError, ModelError, ValueError) as exc:
         print(f'movenet-ros: error: {exc}', file=sys.stderr)
         return EXIT_USAGE
-    report = Report(getattr(estimator, 'name', estimator.model.name), inputs=len(plan.jobs),
-                    skipped=plan.skipped)
+    report = Report(estimator.name, inputs=len(plan.jobs), skipped=plan.skipped)
     for source, message in plan.failed:
         report.fail(source, message)
     json_out = None

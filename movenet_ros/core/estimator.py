@@ -130,6 +130,11 @@ class PoseEstimator:
         self.set_crop_tracking(crop_tracking)
 
     @property
+    def name(self) -> str:
+        """What results report as their model (``PoseResult.model``)."""
+        return self.model.name
+
+    @property
     def min_pose_score(self) -> float:
         """People scoring less are not reported; set None for the model's default."""
         return self._min_pose_score
@@ -181,7 +186,7 @@ class PoseEstimator:
                                      (w, h))
         t3 = time.perf_counter()
         return PoseResult(
-            poses=poses, image_size=(w, h), model=self.model.name,
+            poses=poses, image_size=(w, h), model=self.name,
             keypoint_threshold=self.keypoint_threshold, input_size=input_hw,
             inference_ms=self.model.last_invoke_ms,
             timings_ms={'preprocess': (t1 - t0) * 1e3, 'model': (t2 - t1) * 1e3,

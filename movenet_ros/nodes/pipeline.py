@@ -94,7 +94,7 @@ class FramePipeline:
     @property
     def model_name(self) -> str:
         """What the poses come from: the model, or e.g. multipose_lightning+singlepose_thunder."""
-        return getattr(self._estimator, 'name', self.model.name)
+        return self._estimator.name
 
     def request(self, settings: RuntimeSettings) -> None:
         """Use ``settings`` from the next frame on (any thread; never waits for a frame)."""
