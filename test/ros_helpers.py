@@ -166,16 +166,20 @@ class Camera:
                         timeout)
         assert ok and node.alive(), f'node did not subscribe:\n{node.stop()[1]}'
         black = np.zeros((64, 64, 3), np.uint8)
-        header = Header(stamp=Time(sec=1), frame_id='warm_up')
-        if publisher is self.compressed_pub:
-            warm_up = CompressedImage(header=header, format='png',
-                                      data=cv2.imencode('.png', black)[1].tobytes())
-        else:
-            warm_up = array_to_image_msg(black, 'bgr8', header)
         deadline = time.monotonic() + timeout
+        sent = 0
         while not any(p.header.frame_id == 'warm_up' for p in self.poses):
             assert time.monotonic() < deadline and node.alive(), \
                 f'node never answered:\n{node.stop()[1]}'
+            # A new stamp each time: on a loaded machine several warm-ups may all arrive, and
+            # a repeated stamp would count as a stamp problem in the node's diagnostics.
+            sent += 1
+            header = Header(stamp=Time(sec=1, nanosec=sent), frame_id='warm_up')
+            if publisher is self.compressed_pub:
+                warm_up = CompressedImage(header=header, format='png',
+                                          data=cv2.imencode('.png', black)[1].tobytes())
+            else:
+                warm_up = array_to_image_msg(black, 'bgr8', header)
             publisher.publish(warm_up)
             self.spin(0.5)
 
@@ -225,10 +229,12 @@ def keypoints_of(msg: PersonPoseArray) -> np.ndarray:
     return np.array([[[k.x, k.y, k.score] for k in p.keypoints] for p in msg.persons])
 
 
-def call_node_service(camera: Camera, service_type, name: str, request,
-                      node_name: str = '/movenet'):
-    """Call the service ``node_name/name`` of a running node from the camera's node."""
-    client = camera.node.create_client(service_type, f'{node_name}/{name}')
+NODE = '/movenet'
+
+
+def call(camera, service_type, name: str, request):
+    """Call the node's service ``name`` from the camera's node; its response."""
+    client = camera.node.create_client(service_type, f'{NODE}/{name}')
     try:
         assert spin_until(camera.node, camera.executor, client.service_is_ready, 20.0)
         future = client.call_async(request)
@@ -238,10 +244,9 @@ def call_node_service(camera: Camera, service_type, name: str, request,
         camera.node.destroy_client(client)
 
 
-def set_parameters(camera: Camera, **values) -> list:
-    """Set ``values`` (dots as double underscores) on /movenet with SetParameters, as
-    ``ros2 param set`` does; the results."""
+def set_parameters(camera, **values) -> list:
+    """Set ``values`` (dots as double underscores) with SetParameters; its results."""
     request = SetParameters.Request(parameters=[
         Parameter(name.replace('__', '.'), value=value).to_parameter_msg()
         for name, value in values.items()])
-    return call_node_service(camera, SetParameters, 'set_parameters', request).results
+    return call(camera, SetParameters, 'set_parameters', request).results

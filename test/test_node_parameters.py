@@ -11,7 +11,7 @@ from footage import read_frames
 import pytest
 from rcl_interfaces.srv import DescribeParameters, ListParameters
 import rclpy
-from ros_helpers import call_node_service, set_parameters, start_node, stop_cleanly
+from ros_helpers import call, set_parameters, start_node, stop_cleanly
 import yaml
 
 from movenet_ros.conversions.images import array_to_image_msg
@@ -92,10 +92,10 @@ def test_every_config_file_lists_every_declared_parameter(repo, camera):
     plain.destroy_node()
     node = start_node(repo, 'multipose')
     try:
-        names = call_node_service(camera, ListParameters, 'list_parameters',
+        names = call(camera, ListParameters, 'list_parameters',
                      ListParameters.Request()).result.names
         declared = set(names) - rclpy_own
-        described = call_node_service(camera, DescribeParameters, 'describe_parameters',
+        described = call(camera, DescribeParameters, 'describe_parameters',
                          DescribeParameters.Request(names=sorted(declared))).descriptors
         assert all(d.description and d.additional_constraints for d in described)
     finally:
