@@ -38,6 +38,7 @@ def generate_launch_description() -> LaunchDescription:
     refine = LaunchConfiguration('refine')
     image = LaunchConfiguration('image')
     rviz = LaunchConfiguration('rviz')
+    depth = LaunchConfiguration('depth')
 
     video_publisher = Node(
         package=PACKAGE,
@@ -67,7 +68,8 @@ def generate_launch_description() -> LaunchDescription:
     movenet = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(
             PathJoinSubstitution([share, 'launch', 'movenet.launch.py'])),
-        launch_arguments={'mode': mode, 'refine': refine, 'image': image}.items(),
+        launch_arguments={'mode': mode, 'refine': refine, 'image': image,
+                          'depth': depth}.items(),
     )
 
     rviz_node = Node(
@@ -101,6 +103,11 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             'image', default_value='image',
             description='Image topic between the publisher and movenet_node.'),
+        DeclareLaunchArgument(
+            'depth', default_value='false', choices=BOOLEANS,
+            description='true for an RGB-D folder source (camera.json, color/, depth/): the '
+                        'publisher plays its depth on depth/image and movenet_node lifts the '
+                        'poses to 3D.'),
         DeclareLaunchArgument(
             'rviz', default_value='false', choices=BOOLEANS,
             description='Also start RViz with config/movenet.rviz (annotated image and 3D '

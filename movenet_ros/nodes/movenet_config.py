@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from movenet_ros.core.depth import DepthError, DepthSettings
 from movenet_ros.core.estimator import (
     DEFAULT_MAX_PEOPLE,
     MAX_IMAGE_SIDE,
@@ -23,6 +24,12 @@ from movenet_ros.core.image_headers import ACCEPTED_FORMATS, DEFAULT_MAX_IMAGE_P
 from movenet_ros.core.model import BUILTIN_MODELS, DEFAULT_NUM_THREADS, NUM_THREADS_RANGE
 from movenet_ros.core.options import SCORE_RANGE, Range
 from movenet_ros.core.refine import DEFAULT_MAX_REFINED, MAX_REFINED_RANGE, REFINE_MODELS
+from movenet_ros.core.sync import (
+    CAPACITY_RANGE,
+    DEFAULT_CAPACITY,
+    DEFAULT_TOLERANCE_S,
+    TOLERANCE_S_RANGE,
+)
 from movenet_ros.core.temporal import TemporalSettings
 from movenet_ros.core.tracking import DEFAULT_MIN_SIMILARITY
 from movenet_ros.nodes.parameters import Applies, ParameterSpec
@@ -40,6 +47,13 @@ TEMPORAL_FIELDS = {
     'smoothing.d_cutoff': 'd_cutoff', 'keypoint_threshold': 'keypoint_threshold',
 }
 TEMPORAL_DEFAULTS = TemporalSettings()
+# depth.* parameters -> DepthSettings fields.
+DEPTH_FIELDS = {
+    'depth.patch_size': 'patch_size', 'depth.min_range': 'min_range',
+    'depth.max_range': 'max_range', 'depth.edge_tolerance': 'edge_tolerance',
+    'depth.max_torso_offset': 'max_torso_offset',
+}
+DEPTH_DEFAULTS = DepthSettings()
 
 
 def temporal(name: str, description: str) -> ParameterSpec:
@@ -51,6 +65,21 @@ def temporal(name: str, description: str) -> ParameterSpec:
         choices = ()  # booleans: the parameter's type says it all
     return ParameterSpec(name, getattr(TEMPORAL_DEFAULTS, field), description,
                          range=TemporalSettings.RANGES.get(field), choices=choices)
+
+
+def depth(name: str, description: str) -> ParameterSpec:
+    """A depth lifting parameter: default and range of its DepthSettings field."""
+    field = DEPTH_FIELDS[name]
+    return ParameterSpec(name, getattr(DEPTH_DEFAULTS, field), description,
+                         range=DepthSettings.RANGES[field])
+
+
+def _named(exc: ValueError, fields: Mapping[str, str]) -> ValueError:
+    """``exc`` (a settings class's message, which starts with the field's name) naming the
+    parameter of that field instead."""
+    field = str(exc).split(' ', 1)[0]
+    name = next((n for n, f in fields.items() if f == field), field)
+    return ValueError(f'parameter {name}: {exc}')
 
 
 class ConfigurationError(Exception):
@@ -159,6 +188,31 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
              'How fast the cutoff rises with speed (Hz per person size per second): higher '
              'lags less on fast motion.'),
     temporal('smoothing.d_cutoff', 'Cutoff frequency (Hz) of the speed estimate.'),
+    ParameterSpec('depth.enabled', False,
+                  'Lift keypoints to 3D with a depth image registered (aligned) to the colour '
+                  'image: subscribe to "depth/image" (16UC1 mm or 32FC1 m) and '
+                  '"depth/camera_info", fill Keypoint.position and the person\'s position and '
+                  'facing, publish "people" (geometry_msgs/PoseArray) and draw the markers in '
+                  '3D. Also on, whatever this says, when depth/image is remapped.', CONFIGURE),
+    ParameterSpec('depth.sync_tolerance', DEFAULT_TOLERANCE_S,
+                  "Seconds a depth image's stamp may differ from the colour image's to be "
+                  'paired with it (the nearest one within this is taken).',
+                  range=TOLERANCE_S_RANGE),
+    ParameterSpec('depth.queue_size', DEFAULT_CAPACITY,
+                  'Newest depth images kept for pairing (the colour frame never waits for '
+                  'depth; raise it if depth arrives long before its colour frame is '
+                  'processed).', CONFIGURE, range=CAPACITY_RANGE),
+    depth('depth.patch_size',
+          'Depth pixels per side of the patch read around each keypoint (odd); the robust '
+          'depth is the median of its nearer mode.'),
+    depth('depth.min_range', 'Metres: nearer depth readings count as no reading.'),
+    depth('depth.max_range', 'Metres: farther depth readings count as no reading.'),
+    depth('depth.edge_tolerance',
+          'Metres behind the near end of a patch still counted as the same surface (rejects '
+          "the background where a patch straddles the body's edge)."),
+    depth('depth.max_torso_offset',
+          'Metres a keypoint may lie in front of or behind its own torso; farther, its depth '
+          'is taken as wrong (position_valid false).'),
 )
 SPECS: dict[str, ParameterSpec] = {spec.name: spec for spec in PARAMETERS}
 
@@ -177,6 +231,8 @@ class NodeConfig:
     image_qos_depth: int
     max_image_pixels: int
     diagnostics_period: float
+    depth_enabled: bool  # the parameter; a remapped depth/image enables depth too
+    depth_queue_size: int
 
     @property
     def input_topic(self) -> str:
@@ -203,7 +259,8 @@ class NodeConfig:
             image_qos_reliability=values['image_qos_reliability'],
             image_qos_depth=values['image_qos_depth'],
             max_image_pixels=values['max_image_pixels'],
-            diagnostics_period=values['diagnostics_period'])
+            diagnostics_period=values['diagnostics_period'],
+            depth_enabled=values['depth.enabled'], depth_queue_size=values['depth.queue_size'])
 
 
 @dataclass(frozen=True)
@@ -221,6 +278,8 @@ class RuntimeSettings:
     marker_depth: float
     marker_line_width: float
     temporal: TemporalSettings  # tracking.*, smoothing.*, keypoint_threshold
+    depth: DepthSettings  # depth.* but enabled, sync_tolerance and queue_size
+    depth_tolerance: float  # depth.sync_tolerance
 
     @property
     def keypoint_threshold(self) -> float:
@@ -234,9 +293,11 @@ class RuntimeSettings:
         try:
             temporal.validate()
         except ValueError as exc:
-            field = str(exc).split(' ', 1)[0]
-            name = next(n for n, f in TEMPORAL_FIELDS.items() if f == field)
-            raise ValueError(f'parameter {name}: {exc}') from exc
+            raise _named(exc, TEMPORAL_FIELDS) from exc
+        try:
+            depth = DepthSettings(**{field: values[name] for name, field in DEPTH_FIELDS.items()})
+        except DepthError as exc:
+            raise _named(exc, DEPTH_FIELDS) from exc
         return cls(
             min_pose_score=values['min_pose_score'], max_people=values['max_people'],
             refine_max_people=values['refine_max_people'],
@@ -245,4 +306,5 @@ class RuntimeSettings:
             publish_image_markers=values['publish_image_markers'],
             publish_annotated_image=values['publish_annotated_image'],
             marker_depth=values['marker_depth'],
-            marker_line_width=values['marker_line_width'], temporal=temporal)
+            marker_line_width=values['marker_line_width'], temporal=temporal, depth=depth,
+            depth_tolerance=values['depth.sync_tolerance'])

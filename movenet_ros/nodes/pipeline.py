@@ -5,7 +5,9 @@
 one thread at a time (the one processing frames); new :class:`RuntimeSettings` are handed
 over from any thread with :meth:`FramePipeline.request` and applied by that thread before
 its next frame, all at once: a frame never sees half a change, and the thread that changes
-parameters never waits for an inference.
+parameters never waits for an inference. With depth on (:attr:`FramePipeline.depth`), each
+frame's poses are lifted to 3D after tracking and smoothing, with the depth image nearest to
+its stamp; without one they stay 2D and the frame goes on.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from dataclasses import dataclass
 import threading
 import time
 
+from geometry_msgs.msg import PoseArray
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import ImageMarker, MarkerArray
 
 from movenet_ros.conversions.images import array_to_image_msg, compressed_to_array, image_to_array
 from movenet_ros.conversions.markers import poses_to_image_markers, poses_to_markers
+from movenet_ros.conversions.people import poses_to_people
 from movenet_ros.conversions.poses import result_to_msg
 from movenet_ros.core.camera import DEFAULT_HFOV_DEG, Pinhole
 from movenet_ros.core.drawing import draw_poses
@@ -28,8 +32,11 @@ from movenet_ros.core.refine import RefinedPoseEstimator, build_estimator
 from movenet_ros.core.results import PoseResult
 from movenet_ros.core.temporal import StampStats, TemporalFilter
 from movenet_ros.msg import PersonPoseArray
+from movenet_ros.nodes.depth_input import DepthInput
 from movenet_ros.nodes.diagnostics import INVALID_CAMERA_INFO
 from movenet_ros.nodes.movenet_config import ConfigurationError, NodeConfig, RuntimeSettings
+
+CALIBRATED = 'calibrated'
 
 
 def camera_for(info: CameraInfo | None, image_wh: tuple[int, int]) -> tuple[Pinhole, str]:
@@ -44,7 +51,7 @@ def camera_for(info: CameraInfo | None, image_wh: tuple[int, int]) -> tuple[Pinh
     if not any(info.k):
         return Pinhole.default(image_wh), f'uncalibrated (K is all zero), {assumed}'
     try:
-        return Pinhole.from_k(info.k, (info.width, info.height), image_wh), 'calibrated'
+        return Pinhole.from_k(info.k, (info.width, info.height), image_wh), CALIBRATED
     except ValueError as exc:
         return Pinhole.default(image_wh), f'{INVALID_CAMERA_INFO}: {exc}; {assumed}'
 
@@ -58,13 +65,15 @@ class Frame:
     image: np.ndarray  # the converted input, for the annotated image
     channel_order: str
     started: float  # perf_counter() when the frame's work began
+    depth_problem: str | None = None  # why its depth could not be used, to warn about
 
 
 class FramePipeline:
     """Conversion, estimate, ids and smoothing, and the output messages of one frame."""
 
     def __init__(self, config: NodeConfig, settings: RuntimeSettings) -> None:
-        """Load the model; ConfigurationError (naming the parameter) if it cannot be."""
+        """Load the model; ConfigurationError (naming the parameter) if it cannot be. With
+        ``config.depth_enabled``, :attr:`depth` takes the depth images to lift poses with."""
         try:
             self.model = MoveNetModel(config.model, num_threads=config.num_threads,
                                       multipose_max_side=config.multipose_max_side)
@@ -87,6 +96,9 @@ class FramePipeline:
         except ValueError as exc:
             raise ConfigurationError(f'parameter refine: {exc}') from exc
         self._temporal = TemporalFilter(settings.temporal)
+        self.depth = (DepthInput(settings.depth, settings.depth_tolerance,
+                                 config.depth_queue_size, config.max_image_pixels)
+                      if config.depth_enabled else None)
         self.settings = settings
         self._lock = threading.Lock()
         self._requested: RuntimeSettings | None = None
@@ -116,10 +128,14 @@ class FramePipeline:
             estimator.refined_min_pose_score = settings.refine_min_pose_score or None
             estimator.max_refined = settings.refine_max_people
         estimator.set_crop_tracking(settings.crop_tracking)
+        if self.depth is not None:
+            self.depth.configure(settings.depth, settings.depth_tolerance)
         self.settings = settings
 
-    def estimate(self, msg: Image | CompressedImage, receipt_s: float) -> Frame:
-        """The poses for ``msg``, received at ``receipt_s`` (ROS time); raises
+    def estimate(self, msg: Image | CompressedImage, receipt_s: float,
+                 camera_info: CameraInfo | None = None) -> Frame:
+        """The poses for ``msg``, received at ``receipt_s`` (ROS time), lifted to 3D when depth
+        is on and pairs (``camera_info``: the colour camera's latest); raises
         ImageConversionError/ValueError for a bad image, ModelError when the model fails."""
         self._apply_requested()
         started = time.perf_counter()
@@ -130,15 +146,26 @@ class FramePipeline:
         result = self._estimator.estimate(image, channel_order=order)
         stamp = msg.header.stamp
         result = self._temporal.update(result, stamp.sec + stamp.nanosec * 1e-9, receipt_s)
-        return Frame(result_to_msg(result, msg.header), result, image, order, started)
+        problem = None
+        if self.depth is not None:
+            camera, state = camera_for(camera_info, result.image_size)
+            result, problem = self.depth.lift(result, msg.header,
+                                              camera if state == CALIBRATED else None)
+        return Frame(result_to_msg(result, msg.header), result, image, order, started,
+                     problem)
 
     def markers(self, frame: Frame, camera_info: CameraInfo | None) -> tuple[MarkerArray, str]:
         """The frame's markers, and what their camera is based on (in words)."""
         settings, result = self.settings, frame.result
         camera, camera_state = camera_for(camera_info, result.image_size)
         return poses_to_markers(result.poses, frame.poses.header, camera, settings.marker_depth,
-                                settings.keypoint_threshold,
-                                settings.marker_line_width), camera_state
+                                settings.keypoint_threshold, settings.marker_line_width,
+                                label_ids=True), camera_state
+
+    @staticmethod
+    def people(frame: Frame) -> PoseArray:
+        """The frame's people with a measured position (``people``)."""
+        return poses_to_people(frame.result.poses, frame.poses.header)
 
     def image_markers(self, frame: Frame) -> tuple[ImageMarker, ImageMarker]:
         """The frame's 2D overlay: (bones, keypoints), in corner-origin image pixels."""
