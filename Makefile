@@ -6,7 +6,7 @@ SHELL := /bin/bash
 ENV := source tools/env.sh &&
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test lint pytest bench bench-node clean distclean
+.PHONY: help setup demo test lint pytest bench bench-node bench-accuracy clean distclean
 MODE ?= singlepose_lightning
 RATE ?= 15
 # An RGB-D folder (camera.json, color/, depth/) to play with depth instead of the video.
@@ -24,6 +24,8 @@ help:
 	@echo 'make lint    ruff only'
 	@echo 'make bench   benchmarks (bench/): core overhead vs raw invoke()'
 	@echo 'make bench-node  the node over DDS vs raw invoke() (about 10 minutes)'
+	@echo 'make bench-accuracy  keypoint AP/OKS/miss rate/fps of every mode on labelled photos'
+	@echo '             (the development set; ARGS="--annotations J --images D" for others)'
 	@echo 'make clean   remove build/, install/, log/ (keeps .venv/ and fetched media)'
 
 setup:
@@ -37,6 +39,9 @@ bench: setup
 
 bench-node: setup
 	@$(ENV) python bench/node.py
+
+bench-accuracy: setup
+	@$(ENV) python bench/accuracy.py $(ARGS)
 
 lint: setup
 	@$(ENV) ruff check .

@@ -33,7 +33,7 @@ from visualization_msgs.msg import ImageMarker
 
 from movenet_ros.conversions.images import array_to_image_msg
 from movenet_ros.nodes.movenet_config import PARAMETERS, NodeConfig, RuntimeSettings
-from movenet_ros.nodes.pipeline import FramePipeline, load_model
+from movenet_ros.nodes.pipeline import FramePipeline, load_interpreter
 
 FRONT = (90, 91, 92, 93, 94)  # the woman walking, whole
 BACK = (60, 110, 120, 0, 130)  # other people, other places in the picture
@@ -81,8 +81,8 @@ def reference_pipelines(names) -> dict[str, FramePipeline]:
     defaults, which config/singlepose_lightning.yaml lists)."""
     values = {spec.name: spec.default for spec in PARAMETERS}
     config, settings = NodeConfig.from_values(values), RuntimeSettings.from_values(values)
-    model = load_model(config)
-    return {name: FramePipeline(config, settings, model) for name in names}
+    interpreter = load_interpreter(config)
+    return {name: FramePipeline(config, settings, interpreter) for name in names}
 
 
 def test_two_cameras_keep_their_own_state_topics_and_headers(repo, frames):
@@ -279,6 +279,38 @@ def test_depth_is_per_camera(repo):
 
         assert spin_until(wrist.node, wrist.executor, lifted, 5.0)
         assert lifted()[0].poses
+    finally:
+        stop_cleanly(node)
+        close(cams)
+
+
+def test_refinement_on_two_interpreters_keeps_each_camera_s_crops(repo, frames):
+    """MultiPose refined by Thunder, two cameras on two interpreters: each camera gets what
+    it alone would get (refinement crops carried per camera, whichever interpreter runs)."""
+    cams = cameras('left', 'right')
+    node = movenet(repo, 'multipose', ('left', 'right'), '-p', 'refine:=thunder',
+                   '-p', 'interpreters:=2', '-p', 'num_threads:=1')
+    try:
+        for cam in cams.values():
+            cam.wait_for_node(node)
+        values = {spec.name: spec.default for spec in PARAMETERS} | {
+            'model': 'multipose', 'refine': 'thunder', 'num_threads': 1}
+        config, settings = NodeConfig.from_values(values), RuntimeSettings.from_values(values)
+        interpreter = load_interpreter(config)
+        reference = {name: FramePipeline(config, settings, interpreter) for name in cams}
+        warm_up = array_to_image_msg(np.zeros((64, 64, 3), np.uint8), 'bgr8',
+                                     Header(stamp=Time(sec=1, nanosec=1), frame_id='warm_up'))
+        for pipeline in reference.values():
+            pipeline.estimate(warm_up, 0.0)
+        for left, right in ((90, 60), (91, 110), (92, 120)):
+            for cam, index in ((cams['left'], left), (cams['right'], right)):
+                msg = array_to_image_msg(frames[index], 'bgr8', cam.header(cam.name))
+                got = cam.send_and_wait(msg)
+                want = reference[cam.name].estimate(msg, 0.0).poses
+                assert got.model == want.model == 'multipose_lightning+singlepose_thunder'
+                assert [p.id for p in got.persons] == [p.id for p in want.persons], cam.name
+                np.testing.assert_allclose(keypoints_of(got), keypoints_of(want), atol=2e-3)
+        assert all(answers(cam)[-1].persons for cam in cams.values())
     finally:
         stop_cleanly(node)
         close(cams)

@@ -31,12 +31,12 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import ImageMarker, MarkerArray
 
 from movenet_ros.conversions.images import ImageConversionError
-from movenet_ros.core.model import ModelError, MoveNetModel
+from movenet_ros.core.model import ModelError
 from movenet_ros.msg import PersonPoseArray
 from movenet_ros.nodes.diagnostics import INVALID_CAMERA_INFO, Health, View, assess
 from movenet_ros.nodes.intake import FrameAccounting, FrameScheduler, Pending
 from movenet_ros.nodes.movenet_config import NodeConfig, camera_topic
-from movenet_ros.nodes.pipeline import FramePipeline, camera_for
+from movenet_ros.nodes.pipeline import FramePipeline, Interpreter, camera_for
 from movenet_ros.nodes.statistics import FrameStats, Snapshot
 
 RELIABILITY = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
@@ -205,13 +205,13 @@ class CameraChannel:
 
     # ---- the frame thread ------------------------------------------------------------------
 
-    def process(self, pending: Pending, model: MoveNetModel) -> None:
-        """Estimate on ``model`` (the frame thread's interpreter), then publish; a bad image
-        or a model failure is counted, not raised."""
+    def process(self, pending: Pending, interpreter: Interpreter) -> None:
+        """Estimate on ``interpreter`` (the frame thread's), then publish; a bad image or a
+        model failure is counted, not raised."""
         outputs, msg, pipeline, logger = self.outputs, pending.msg, self.pipeline, \
             self._node.get_logger()
         try:
-            frame = pipeline.estimate(msg, pending.receipt_s, self.camera_info, model)
+            frame = pipeline.estimate(msg, pending.receipt_s, self.camera_info, interpreter)
         except ModelError as exc:  # the model's fault, not the image's: nothing published
             self.stats.failed('model_errors', f'model: {exc}')
             logger.error(str(exc), throttle_duration_sec=WARN_THROTTLE_S)
@@ -267,7 +267,7 @@ class CameraChannel:
         reported, self._stamp_problems = self._stamp_problems, stamps.problems
         return View(
             state=state, configure_error='', input_topic=self.input_topic,
-            model_name=pipeline.model.name, model_file=str(pipeline.model.path),
+            model_name=pipeline.model_name, model_file=str(pipeline.model.path),
             camera_info=camera_state, upstream_loss=self.accounting.streams.describe(),
             stamp_problems=stamps.problems,
             stamp_problems_period=max(0, stamps.problems - reported),

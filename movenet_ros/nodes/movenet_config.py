@@ -17,14 +17,15 @@ import re
 from movenet_ros.core.depth import DepthError, DepthSettings
 from movenet_ros.core.estimator import (
     DEFAULT_MAX_PEOPLE,
-    DEFAULT_MIN_POSE_SCORE,
     MAX_IMAGE_SIDE,
     MAX_PEOPLE_RANGE,
+    tuned_min_pose_scores,
 )
 from movenet_ros.core.geometry import DEFAULT_MULTIPOSE_MAX_SIDE, MULTIPOSE_MAX_SIDE_RANGE
 from movenet_ros.core.image_headers import ACCEPTED_FORMATS, DEFAULT_MAX_IMAGE_PIXELS
 from movenet_ros.core.model import BUILTIN_MODELS, DEFAULT_NUM_THREADS, NUM_THREADS_RANGE
 from movenet_ros.core.options import SCORE_RANGE, Range
+from movenet_ros.core.refine import DEFAULT_MAX_REFINED, MAX_REFINED_RANGE, REFINE_MODELS
 from movenet_ros.core.sync import (
     CAPACITY_RANGE,
     DEFAULT_CAPACITY,
@@ -37,6 +38,7 @@ from movenet_ros.nodes.parameters import Applies, ParameterSpec
 
 TRANSPORTS = ('raw', 'compressed')
 RELIABILITIES = ('best_effort', 'reliable')
+REFINE_CHOICES = ('none', *REFINE_MODELS)
 RUN, CONFIGURE, START = Applies.RUN, Applies.CONFIGURE, Applies.START
 # tracking.* and smoothing.* parameters -> TemporalSettings fields (keypoint_threshold too).
 TEMPORAL_FIELDS = {
@@ -183,14 +185,30 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
              'Keypoints with a lower score are not drawn, not counted in single-pose scores '
              'and boxes, not tracked or smoothed and not shown as markers (all 17 are still '
              'published).'),
-    ParameterSpec('min_pose_score', DEFAULT_MIN_POSE_SCORE,
-                  'People with a lower pose score are not reported.', range=SCORE_RANGE),
+    ParameterSpec('min_pose_score', 0.0,
+                  'People with a lower pose score are not reported. The score is, single-pose: '
+                  'the mean of the 5 best keypoint scores; MultiPose (and people left '
+                  "unrefined): the model's person score. 0: the tuned default of the model "
+                  f'({tuned_min_pose_scores()}).', range=SCORE_RANGE),
     ParameterSpec('max_people', DEFAULT_MAX_PEOPLE,
                   'At most this many people are reported (MultiPose).',
                   range=MAX_PEOPLE_RANGE),
+    ParameterSpec('refine', 'none',
+                  'MultiPose only: refine each person MultiPose finds with a single-pose model '
+                  'run on a crop around them (thunder: most accurate, lightning: cheaper), '
+                  "each person's next crop following their pose on video; none: MultiPose "
+                  'alone.', CONFIGURE, choices=REFINE_CHOICES),
+    ParameterSpec('refine_max_people', DEFAULT_MAX_REFINED,
+                  'refine: at most this many people are refined per frame, the largest first '
+                  "(one single-pose run each); the others keep MultiPose's keypoints.",
+                  range=MAX_REFINED_RANGE),
+    ParameterSpec('refine_min_pose_score', 0.0,
+                  'refine: refined people with a lower single-pose score (the mean of their 5 '
+                  'best keypoint scores on the crop) are not reported. 0: the tuned default '
+                  f'of the refiner ({tuned_min_pose_scores(refined=True)}).', range=SCORE_RANGE),
     ParameterSpec('crop_tracking', True,
-                  'Single-pose models: run each frame on a crop around the previous pose '
-                  '(more accurate on video).'),
+                  'Single-pose models, and refine: run each frame on a crop around the '
+                  "previous pose (refine: each person's; more accurate on video)."),
     ParameterSpec('publish_markers', True,
                   'Publish visualization_msgs/MarkerArray on "pose_markers" (only built while '
                   'someone subscribes).'),
@@ -262,6 +280,7 @@ class NodeConfig:
     cameras: tuple[str, ...]  # ('',): the one unnamed camera
     model: str  # a built-in name or a .tflite path
     model_parameter: str  # the parameter that named it, for messages
+    refine: str  # 'none' or the refiner's built-in name
     num_threads: int
     interpreters: int  # resolved: 1 or more, at most one per camera
     multipose_max_side: int
@@ -294,6 +313,7 @@ class NodeConfig:
             cameras=cameras,
             model=values['model_path'] or values['model'],
             model_parameter='model_path' if values['model_path'] else 'model',
+            refine=values['refine'],
             num_threads=values['num_threads'],
             interpreters=interpreter_count(values['interpreters'], values['num_threads'],
                                            len(cameras), len(os.sched_getaffinity(0))),
@@ -310,8 +330,10 @@ class NodeConfig:
 class RuntimeSettings:
     """What may change between two frames; one frozen snapshot, applied all at once."""
 
-    min_pose_score: float
+    min_pose_score: float  # 0: the mode's tuned default
     max_people: int
+    refine_max_people: int
+    refine_min_pose_score: float  # 0: the refiner's tuned default
     crop_tracking: bool
     publish_markers: bool
     publish_image_markers: bool
@@ -341,6 +363,8 @@ class RuntimeSettings:
             raise _named(exc, DEPTH_FIELDS) from exc
         return cls(
             min_pose_score=values['min_pose_score'], max_people=values['max_people'],
+            refine_max_people=values['refine_max_people'],
+            refine_min_pose_score=values['refine_min_pose_score'],
             crop_tracking=values['crop_tracking'], publish_markers=values['publish_markers'],
             publish_image_markers=values['publish_image_markers'],
             publish_annotated_image=values['publish_annotated_image'],

@@ -47,7 +47,6 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
-from movenet_ros.core.model import MoveNetModel
 from movenet_ros.nodes.camera_channel import (
     NOT_SUBSCRIBED,
     RELIABLE,
@@ -67,7 +66,7 @@ from movenet_ros.nodes.movenet_config import (
     camera_names,
 )
 from movenet_ros.nodes.parameters import change_problem, declare
-from movenet_ros.nodes.pipeline import FramePipeline, load_model
+from movenet_ros.nodes.pipeline import FramePipeline, Interpreter, load_interpreter
 from movenet_ros.nodes.startup import EXIT_BAD_CONFIG, init_ros
 from movenet_ros.nodes.statistics import FrameStats
 
@@ -89,7 +88,7 @@ class MoveNetNode(LifecycleNode):
         self._config: NodeConfig | None = None
         self._channels: list[CameraChannel] = []
         self._scheduler: FrameScheduler | None = None
-        self._models: list[MoveNetModel] = []  # the interpreters; each has a frame thread
+        self._interpreters: list[Interpreter] = []  # each has a frame thread
         self._frame_threads: list[threading.Thread] = []
         self._stats: dict[str, FrameStats] = {}  # per camera name, since start
         self._diagnostics_pub = None
@@ -118,17 +117,18 @@ class MoveNetNode(LifecycleNode):
         try:
             config = NodeConfig.from_values(values, self._problems)
             settings = RuntimeSettings.from_values(values)
-            models = [load_model(config) for _ in range(config.interpreters)]
+            interpreters = [load_interpreter(config) for _ in range(config.interpreters)]
             # A camera's depth is on with depth.enabled or when its depth/image is remapped.
             pipelines = [FramePipeline(replace(config, depth_enabled=config.depth_enabled or
                                                depth_remapped(self, name)),
-                                       settings, models[0])
+                                       settings, interpreters[0])
                          for name in config.cameras]
         except (ConfigurationError, ValueError) as exc:
             self._configure_error = str(exc)
             self.get_logger().error(f'configuration error: {exc}')
             return FAILURE
-        self._config, self._configure_error, self._models = config, '', models
+        self._config, self._configure_error = config, ''
+        self._interpreters = interpreters
         self._channels = [
             CameraChannel(self, name, config, pipeline, self._stats.setdefault(name,
                                                                                 FrameStats()))
@@ -141,8 +141,8 @@ class MoveNetNode(LifecycleNode):
         self._scheduler = FrameScheduler()
         self._frame_threads = [
             threading.Thread(target=self._work, name=f'movenet_frames_{index}',
-                             args=(self._scheduler, model), daemon=True)
-            for index, model in enumerate(self._models)]
+                             args=(self._scheduler, interpreter), daemon=True)
+            for index, interpreter in enumerate(self._interpreters)]
         for thread in self._frame_threads:
             thread.start()
         for channel in self._channels:
@@ -153,9 +153,10 @@ class MoveNetNode(LifecycleNode):
             f'"{channel.input_topic}"' + (f' (depth on "{channel.depth_topic}")'
                                           if channel.depth_topic else '')
             for channel in self._channels)
-        interpreters = f', {len(self._models)} interpreters' if len(self._models) > 1 else ''
+        count = len(self._interpreters)
+        interpreters = f', {count} interpreters' if count > 1 else ''
         self.get_logger().info(
-            f'active: {model.name} ({model.path}) on {topics} '
+            f'active: {self._channels[0].pipeline.model_name} ({model.path}) on {topics} '
             f'[{config.image_transport}, {config.image_qos_reliability}{interpreters}]')
         return super().on_activate(state)
 
@@ -200,7 +201,7 @@ class MoveNetNode(LifecycleNode):
         self._close_inputs()
         for channel in self._channels:
             channel.destroy()
-        self._channels, self._models = [], []
+        self._channels, self._interpreters = [], []
         self.lifecycle_state = 'unconfigured'
 
     # ---- parameters ------------------------------------------------------------------------
@@ -228,13 +229,13 @@ class MoveNetNode(LifecycleNode):
 
     # ---- the frame thread ------------------------------------------------------------------
 
-    def _work(self, scheduler: FrameScheduler, model: MoveNetModel) -> None:
-        """A frame thread: on its interpreter (``model``), the frame of the camera waiting
-        longest, until the scheduler closes (deactivate)."""
+    def _work(self, scheduler: FrameScheduler, interpreter: Interpreter) -> None:
+        """A frame thread: on its ``interpreter``, the frame of the camera waiting longest,
+        until the scheduler closes (deactivate)."""
         while (taken := scheduler.take()) is not None:
             channel, pending = taken
             try:
-                channel.process(pending, model)
+                channel.process(pending, interpreter)
             except Exception as exc:  # never let one frame kill the node
                 if not self.context.ok():
                     return  # shutting down (Ctrl-C): nothing left to report to

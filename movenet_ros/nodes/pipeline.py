@@ -1,15 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """One frame through movenet_node: image message in, the messages to publish out.
 
-:func:`load_model` loads the model all cameras share. :class:`FramePipeline` is one camera's
-state around it: the estimator (single-pose crop tracking) and the tracker/smoother. It is
-used by one thread at a time (the one processing the camera's frames); new
-:class:`RuntimeSettings` are handed over from any thread with :meth:`FramePipeline.request`
-and applied by that thread before the camera's next frame, all at once: a frame never sees
-half a change, and the thread that changes parameters never waits for an inference.
-With depth on (:attr:`FramePipeline.depth`, the camera's own depth input), each frame's
-poses are lifted to 3D after tracking and smoothing, with the depth image nearest to its
-stamp; without one they stay 2D and the frame goes on.
+:func:`load_interpreter` loads a model (and refiner) the cameras share. :class:`FramePipeline`
+is one camera's state around it: the estimator (single-pose crop tracking, refinement crops)
+and the tracker/smoother. It is used by one thread at a time (the one processing the
+camera's frame); new :class:`RuntimeSettings` are handed over from any thread with
+:meth:`FramePipeline.request` and applied by that thread before the camera's next frame, all
+at once: a frame never sees half a change, and the thread that changes parameters never
+waits for an inference. With depth on (:attr:`FramePipeline.depth`, the camera's own depth
+input), each frame's poses are lifted to 3D after tracking and smoothing, with the depth
+image nearest to its stamp; without one they stay 2D and the frame goes on.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from movenet_ros.conversions.people import poses_to_people
 from movenet_ros.conversions.poses import result_to_msg
 from movenet_ros.core.camera import DEFAULT_HFOV_DEG, Pinhole
 from movenet_ros.core.drawing import draw_poses
-from movenet_ros.core.estimator import PoseEstimator
 from movenet_ros.core.model import ModelError, MoveNetModel
+from movenet_ros.core.refine import RefinedPoseEstimator, build_estimator
 from movenet_ros.core.results import PoseResult
 from movenet_ros.core.temporal import StampStats, TemporalFilter
 from movenet_ros.msg import PersonPoseArray
@@ -70,34 +70,55 @@ class Frame:
     depth_problem: str | None = None  # why its depth could not be used, to warn about
 
 
-def load_model(config: NodeConfig) -> MoveNetModel:
-    """The model ``config`` names; ConfigurationError (naming the parameter) if it cannot be
-    loaded."""
+@dataclass(frozen=True)
+class Interpreter:
+    """What one frame thread runs: the model and, with ``refine``, the refiner's model."""
+
+    model: MoveNetModel
+    refiner: MoveNetModel | None = None
+
+
+def load_interpreter(config: NodeConfig) -> Interpreter:
+    """The model (and refiner) ``config`` names; ConfigurationError (naming the parameter)
+    if one cannot be loaded."""
     try:
-        return MoveNetModel(config.model, num_threads=config.num_threads,
-                            multipose_max_side=config.multipose_max_side)
+        model = MoveNetModel(config.model, num_threads=config.num_threads,
+                             multipose_max_side=config.multipose_max_side)
     except ModelError as exc:
         raise ConfigurationError(f'parameter {config.model_parameter}: {exc}') from exc
+    refiner = None
+    if config.refine != 'none':
+        try:
+            refiner = MoveNetModel(config.refine, num_threads=config.num_threads)
+        except ModelError as exc:
+            raise ConfigurationError(f'parameter refine: {exc}') from exc
+    return Interpreter(model, refiner)
 
 
 class FramePipeline:
     """One camera's frames: conversion, estimate, ids and smoothing, and the output messages.
 
-    The pipelines of several cameras share one model (``model``): only the estimator's crop
-    and the tracker/smoother are the camera's own.
+    The pipelines of several cameras share the interpreters: only the estimator's crops and
+    the tracker/smoother are the camera's own.
     """
 
     def __init__(self, config: NodeConfig, settings: RuntimeSettings,
-                 model: MoveNetModel | None = None) -> None:
-        """On ``model``, else on a model of its own (:func:`load_model`). With
+                 interpreter: Interpreter | None = None) -> None:
+        """On ``interpreter``, else on one of its own (:func:`load_interpreter`). With
         ``config.depth_enabled``, :attr:`depth` takes the camera's depth images to lift poses
         with."""
-        self.model = model if model is not None else load_model(config)
+        self.interpreter = interpreter or load_interpreter(config)
+        self.model, refiner = self.interpreter.model, self.interpreter.refiner
         self.max_image_pixels = config.max_image_pixels
-        self._estimator = PoseEstimator(
-            self.model, keypoint_threshold=settings.keypoint_threshold,
-            min_pose_score=settings.min_pose_score, max_people=settings.max_people,
-            crop_tracking=settings.crop_tracking)
+        try:
+            self._estimator = build_estimator(
+                self.model, refiner, keypoint_threshold=settings.keypoint_threshold,
+                min_pose_score=settings.min_pose_score or None,
+                max_people=settings.max_people, crop_tracking=settings.crop_tracking,
+                refined_min_pose_score=settings.refine_min_pose_score or None,
+                max_refined=settings.refine_max_people)
+        except ValueError as exc:
+            raise ConfigurationError(f'parameter refine: {exc}') from exc
         self._temporal = TemporalFilter(settings.temporal)
         self.depth = (DepthInput(settings.depth, settings.depth_tolerance,
                                  config.depth_queue_size, config.max_image_pixels)
@@ -106,10 +127,23 @@ class FramePipeline:
         self._lock = threading.Lock()
         self._requested: RuntimeSettings | None = None
 
+    @property
+    def model_name(self) -> str:
+        """What the poses come from: the model, or e.g. multipose_lightning+singlepose_thunder."""
+        return self._estimator.name
+
     def request(self, settings: RuntimeSettings) -> None:
         """Use ``settings`` from the next frame on (any thread; never waits for a frame)."""
         with self._lock:
             self._requested = settings
+
+    def _use(self, interpreter: Interpreter) -> None:
+        """Run the next frame on ``interpreter``: the crops and tracks stay the camera's."""
+        estimator = self._estimator
+        if isinstance(estimator, RefinedPoseEstimator):
+            estimator.detector.model, estimator.refiner = interpreter.model, interpreter.refiner
+        else:
+            estimator.model = interpreter.model
 
     def _apply_requested(self) -> None:
         with self._lock:
@@ -120,8 +154,11 @@ class FramePipeline:
             self._temporal.configure(settings.temporal)  # every person keeps their id
         estimator = self._estimator
         estimator.keypoint_threshold = settings.keypoint_threshold
-        estimator.min_pose_score = settings.min_pose_score
+        estimator.min_pose_score = settings.min_pose_score or None   # 0: the tuned default
         estimator.max_people = settings.max_people
+        if isinstance(estimator, RefinedPoseEstimator):
+            estimator.refined_min_pose_score = settings.refine_min_pose_score or None
+            estimator.max_refined = settings.refine_max_people
         estimator.set_crop_tracking(settings.crop_tracking)
         if self.depth is not None:
             self.depth.configure(settings.depth, settings.depth_tolerance)
@@ -129,14 +166,13 @@ class FramePipeline:
 
     def estimate(self, msg: Image | CompressedImage, receipt_s: float,
                  camera_info: CameraInfo | None = None,
-                 model: MoveNetModel | None = None) -> Frame:
+                 interpreter: Interpreter | None = None) -> Frame:
         """The poses for ``msg``, received at ``receipt_s`` (ROS time), lifted to 3D when depth
-        is on and pairs (``camera_info``: the colour camera's latest), on ``model`` (an
-        interpreter of the same model file as :attr:`model`, free for this thread) or else on
-        :attr:`model`; raises ImageConversionError/ValueError for a bad image, ModelError when
-        the model fails."""
+        is on and pairs (``camera_info``: the colour camera's latest), on ``interpreter`` (one
+        of the same model files, free for this thread) or else on :attr:`interpreter`; raises
+        ImageConversionError/ValueError for a bad image, ModelError when the model fails."""
         self._apply_requested()
-        self._estimator.model = model or self.model  # the crop and tracks stay the camera's
+        self._use(interpreter or self.interpreter)
         started = time.perf_counter()
         if isinstance(msg, CompressedImage):
             image, order = compressed_to_array(msg, self.max_image_pixels)
