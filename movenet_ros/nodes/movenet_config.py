@@ -20,13 +20,21 @@ from movenet_ros.core.estimator import (
 )
 from movenet_ros.core.geometry import DEFAULT_MULTIPOSE_MAX_SIDE, MULTIPOSE_MAX_SIDE_RANGE
 from movenet_ros.core.image_headers import ACCEPTED_FORMATS, DEFAULT_MAX_IMAGE_PIXELS
-from movenet_ros.core.model import BUILTIN_MODELS, DEFAULT_NUM_THREADS, NUM_THREADS_RANGE
+from movenet_ros.core.model import (
+    BUILTIN_MODELS,
+    DEFAULT_NUM_THREADS,
+    NUM_THREADS_RANGE,
+    THREAD_PLACEMENTS,
+)
 from movenet_ros.core.options import SCORE_RANGE, Range
 from movenet_ros.core.temporal import TemporalSettings
 from movenet_ros.core.tracking import DEFAULT_MIN_SIMILARITY
 from movenet_ros.nodes.parameters import Applies, ParameterSpec
 
 TRANSPORTS = ('raw', 'compressed')
+# Measured (README, "Performance"): at camera rates 2 interpreter threads keep apart only
+# when pinned. The core leaves threads alone unless asked; the node owns its frame thread.
+NODE_THREAD_PLACEMENT = 'spread'
 RELIABILITIES = ('best_effort', 'reliable')
 RUN, CONFIGURE, START = Applies.RUN, Applies.CONFIGURE, Applies.START
 # tracking.* and smoothing.* parameters -> TemporalSettings fields (keypoint_threshold too).
@@ -68,6 +76,13 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   'Hub); overrides model when not empty.', CONFIGURE),
     ParameterSpec('num_threads', DEFAULT_NUM_THREADS, 'CPU threads for the TFLite interpreter.',
                   CONFIGURE, range=NUM_THREADS_RANGE),
+    ParameterSpec('thread_placement', NODE_THREAD_PLACEMENT,
+                  "spread pins the frame thread and the interpreter's worker threads to "
+                  "separate CPUs (the process's CPUs cut into num_threads groups), so a "
+                  'paced invoke() runs as fast as back to back; none leaves them to the '
+                  'scheduler. Nothing is pinned with num_threads 1 or fewer CPUs than '
+                  'threads (diagnostics say what was done).', CONFIGURE,
+                  choices=THREAD_PLACEMENTS),
     ParameterSpec('multipose_max_side', DEFAULT_MULTIPOSE_MAX_SIDE,
                   'MultiPose input: the larger side in pixels (a multiple of 32); the other '
                   'side follows the image aspect. Larger finds smaller people, at a higher '
@@ -147,6 +162,7 @@ class NodeConfig:
     model: str  # a built-in name or a .tflite path
     model_parameter: str  # the parameter that named it, for messages
     num_threads: int
+    thread_placement: str
     multipose_max_side: int
     image_transport: str
     image_qos_reliability: str
@@ -173,7 +189,8 @@ class NodeConfig:
         return cls(
             model=values['model_path'] or values['model'],
             model_parameter='model_path' if values['model_path'] else 'model',
-            num_threads=values['num_threads'], multipose_max_side=values['multipose_max_side'],
+            num_threads=values['num_threads'], thread_placement=values['thread_placement'],
+            multipose_max_side=values['multipose_max_side'],
             image_transport=values['image_transport'],
             image_qos_reliability=values['image_qos_reliability'],
             image_qos_depth=values['image_qos_depth'],

@@ -336,6 +336,7 @@ class MoveNetNode(LifecycleNode):
             input_topic=self._input_topic(),
             model_name=pipeline.model.name if pipeline else '',
             model_file=str(pipeline.model.path) if pipeline else '',
+            thread_placement=pipeline.model.placement.state if pipeline else '',
             camera_info=camera_state, upstream_loss=self._accounting.streams.describe(),
             stamp_problems=stamps.problems,
             stamp_problems_period=max(0, stamps.problems - reported),

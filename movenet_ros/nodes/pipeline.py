@@ -67,7 +67,8 @@ class FramePipeline:
         """Load the model; ConfigurationError (naming the parameter) if it cannot be."""
         try:
             self.model = MoveNetModel(config.model, num_threads=config.num_threads,
-                                      multipose_max_side=config.multipose_max_side)
+                                      multipose_max_side=config.multipose_max_side,
+                                      thread_placement=config.thread_placement)
         except ModelError as exc:
             raise ConfigurationError(f'parameter {config.model_parameter}: {exc}') from exc
         self.max_image_pixels = config.max_image_pixels
