@@ -181,6 +181,7 @@ class Variant:
     install: pathlib.Path | None = None
     env: tuple[tuple[str, str], ...] = ()
     params: tuple[str, ...] = ()  # 'name:=value', as after -p
+    prefix: tuple[str, ...] = ()  # run under this (e.g. ip netns exec NAME), pid kept
 
     @classmethod
     def parse(cls, text: str) -> Variant:
@@ -203,9 +204,9 @@ class Variant:
     def command(self, args: list[str]) -> list[str]:
         """The node's command line; ``exec`` keeps the pid the node's."""
         if self.install is None:
-            return [str(node_executable()), *args]
+            return [*self.prefix, str(node_executable()), *args]
         exe = self.install / 'movenet_ros' / 'lib' / 'movenet_ros' / 'movenet_node'
-        return ['bash', '-c', f'source {self.install}/setup.bash && exec "$0" "$@"',
+        return [*self.prefix, 'bash', '-c', f'source {self.install}/setup.bash && exec "$0" "$@"',
                 str(exe), *args]
 
 
@@ -289,10 +290,11 @@ class EchoUnderTest(NodeUnderTest):
     It tunes the allocator as movenet_node does (``MOVENET_ROS_MALLOC=off`` in ``env``: not).
     """
 
-    def __init__(self, transport: str = 'raw', env: tuple[tuple[str, str], ...] = ()) -> None:
+    def __init__(self, transport: str = 'raw', env: tuple[tuple[str, str], ...] = (),
+                 prefix: tuple[str, ...] = ()) -> None:
         self.model, self.threads, self.transport = 'echo', 0, transport
-        self._start([sys.executable, str(pathlib.Path(__file__).resolve()), 'echo', transport],
-                    dict(env))
+        self._start([*prefix, sys.executable, str(pathlib.Path(__file__).resolve()), 'echo',
+                     transport], dict(env))
 
 
 class Sampler:
@@ -446,9 +448,10 @@ class PublisherProcess:
         self.events: queue.Queue[dict] = queue.Queue()
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (lives as long as the process)
             'w+', prefix='bench_publisher_', suffix='.log')
+        # spec 'prefix': run under it (e.g. ``ip netns exec NAME``: another network namespace).
         self.proc = subprocess.Popen(
-            [sys.executable, str(pathlib.Path(__file__).resolve()), 'publish',
-             json.dumps(spec)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [*spec.get('prefix', ()), sys.executable, str(pathlib.Path(__file__).resolve()),
+             'publish', json.dumps(spec)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=self.log, text=True)
         self._node = node
         self._reader = threading.Thread(target=self._read, daemon=True)

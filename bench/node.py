@@ -85,13 +85,18 @@ class RawModel:
     placement pins the thread that calls it, which must not be the observer's.
     """
 
-    def __init__(self, model_name: str, threads: int) -> None:
+    def __init__(self, model_name: str, threads: int, placement: str | None = None) -> None:
+        """``placement``: the model's thread_placement (None: the node's default)."""
         from concurrent.futures import ThreadPoolExecutor
 
         from movenet_ros.core.model import MoveNetModel
+        from movenet_ros.nodes.movenet_config import NODE_THREAD_PLACEMENT
+
+        placement = placement or NODE_THREAD_PLACEMENT
 
         self._thread = ThreadPoolExecutor(1, thread_name_prefix='bench_model')
-        self.model = self._thread.submit(MoveNetModel, model_name, num_threads=threads).result()
+        self.model = self._thread.submit(MoveNetModel, model_name, num_threads=threads,
+                                         thread_placement=placement).result()
         self._inputs: dict[tuple[int, int], np.ndarray] = {}
 
     def prepared(self, frame: np.ndarray) -> np.ndarray:
@@ -365,7 +370,9 @@ def node_cases(observer: Observer, reference: RawModel | None,
     phases = [{'name': f'{model}/{threads}/{transport}/{size}/{rate}', 'size': size,
                'rate': rate, 'warmup': args.warmup, 'duration': args.duration}
               for size, rate in plan]
-    spec = {'transport': transport, 'frames': args.frames, 'gap': 0.5, 'phases': phases}
+    spec = {'transport': transport, 'frames': args.frames, 'gap': 0.5, 'phases': phases,
+            'prefix': getattr(args, 'publisher_prefix', ()),
+            'reliable': getattr(args, 'reliable_camera', False)}
     snapshots: list[dict | None] = []
     raws: list[dict] = []  # raws[i]: measured before phase i, at the cases of phase i-1 and i
     raw_seconds = 0.5 if args.quick else 1.0
@@ -383,7 +390,7 @@ def node_cases(observer: Observer, reference: RawModel | None,
                 measured[(size, rate)] = reference.measure(frames[size][0], raw_seconds, rate)
         raws.append(measured)
 
-    node = (EchoUnderTest(transport, variant.env) if reference is None else
+    node = (EchoUnderTest(transport, variant.env, variant.prefix) if reference is None else
             NodeUnderTest(model, threads, transport, variant=variant))
     try:
         events = run_phases(observer, node, spec, between)
@@ -458,7 +465,8 @@ def plan_for(size: str, transport: str, primary: bool, raw_fps: float,
 
 COMPARED = {'processed_fps': 'node fps', 'latency_p50': 'latency p50 ms',
             'latency_p95': 'latency p95 ms', 'node_faults_per_frame': 'page faults / frame',
-            'node_cpu_cores': 'CPU cores', 'other_cpu_cores': 'others CPU'}
+            'node_cpu_cores': 'CPU cores', 'other_cpu_cores': 'others CPU',
+            'paced_invoke_p50': 'paced invoke p50 ms', 'added_p50': 'node-added p50 ms'}
 
 
 def compare(observer: Observer, frames: dict[str, list[np.ndarray]], variants: list[Variant],
@@ -468,12 +476,17 @@ def compare(observer: Observer, frames: dict[str, list[np.ndarray]], variants: l
     plan = [(size, rate) for size in args.sizes.split(',') for rate in args.rates]
     threads = int(args.threads.split(',')[0])
     rows = []
+    references: dict[tuple[str, str], RawModel] = {}  # the same placement as the variant's
     models = args.models.split(',') + (['echo'] if args.compare_echo else [])
     for repeat in range(args.repeat):
         for model in models:
-            reference = None if model == 'echo' else RawModel(model, threads)
             shift = repeat % len(variants)
             for variant in variants[shift:] + variants[:shift]:
+                placement = dict(p.split(':=', 1) for p in variant.params).get(
+                    'thread_placement')
+                if model != 'echo' and (model, placement) not in references:
+                    references[(model, placement)] = RawModel(model, threads, placement)
+                reference = references.get((model, placement))
                 print(f'repeat {repeat + 1}/{args.repeat}: {model}, {variant.label}',
                       file=sys.stderr, flush=True)
                 run, _ = node_cases(observer, reference, frames, model, threads, 'raw', plan,
@@ -492,10 +505,26 @@ def compare(observer: Observer, frames: dict[str, list[np.ndarray]], variants: l
                         'node_invoke_p50': c['node_invoke_ms_p50'],
                         'dropped': c['counters'].get('frames dropped'),
                         'lost': c['counters'].get('frames lost upstream'),
-                        'exit_code': run['exit_code'], 'traceback': run['traceback']})
+                        'exit_code': run['exit_code'], 'traceback': run['traceback'],
+                        'loadavg': [round(v, 2) for v in os.getloadavg()]})
+    add_node_added(rows)
     return {'variants': [{'label': v.label, 'install': str(v.install or 'current'),
                           'env': dict(v.env), 'params': list(v.params)} for v in variants],
             'plan': plan, 'threads': threads, 'repeat': args.repeat, 'rows': rows}
+
+
+def add_node_added(rows: list[dict]) -> None:
+    """Each model row's latency p50 minus its variant's echo floor (mean over the repeats,
+    same size and rate) and the paced invoke() p50: what the node adds (None: no echo)."""
+    for row in rows:
+        floors = [r['latency_p50'] for r in rows if r['model'] == 'echo' and r['latency_p50']
+                  and (r['variant'], r['size'], r['rate']) ==
+                  (row['variant'], row['size'], row['rate'])]
+        row['added_p50'] = None
+        if row['model'] != 'echo' and floors and row['latency_p50'] and \
+                row['paced_invoke_p50'] is not None:
+            row['added_p50'] = round(row['latency_p50'] - float(np.mean(floors))
+                                     - row['paced_invoke_p50'], 3)
 
 
 def compare_markdown(report: dict) -> str:

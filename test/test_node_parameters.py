@@ -139,11 +139,11 @@ def thread_cpus(pid: int) -> list[set[int]]:
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason='needs 2 CPUs')
 def test_thread_placement_pins_the_frame_thread_apart_from_the_workers(repo, camera, frames):
-    """The default (spread) with 2 threads: the frame thread on the first half of the CPUs,
-    the interpreter's worker on the other; diagnostics say so."""
+    """spread with 2 threads: the frame thread on the first half of the CPUs, the
+    interpreter's worker on the other; diagnostics say so."""
     cpus = sorted(os.sched_getaffinity(0))
     first, second = set(cpus[:(len(cpus) + 1) // 2]), set(cpus[(len(cpus) + 1) // 2:])
-    node = start_node(repo, 'singlepose_lightning')
+    node = start_node(repo, 'singlepose_lightning', 'thread_placement:=spread')
     try:
         camera.wait_for_node(node)
         camera.send_and_wait(array_to_image_msg(frames[90], 'bgr8', camera.header()))

@@ -47,8 +47,8 @@ MODELS_DIR_ENV = 'MOVENET_ROS_MODELS'
 # TFLite interpreter threads; past 64 there is no machine left to gain on.
 DEFAULT_NUM_THREADS = 2
 NUM_THREADS_RANGE = Range(1, 64)
-# Where the calling thread and the interpreter's workers run (core/placement.py). The core's
-# default leaves threads alone; movenet_node's parameter defaults to 'spread' (measured).
+# Where the calling thread and the interpreter's workers run (core/placement.py). The
+# default leaves threads alone (so does movenet_node's, measured: README "Thread placement").
 THREAD_PLACEMENTS = PLACEMENTS
 DEFAULT_THREAD_PLACEMENT = 'none'
 

@@ -32,9 +32,11 @@ from movenet_ros.core.tracking import DEFAULT_MIN_SIMILARITY
 from movenet_ros.nodes.parameters import Applies, ParameterSpec
 
 TRANSPORTS = ('raw', 'compressed')
-# Measured (README, "Performance"): at camera rates 2 interpreter threads keep apart only
-# when pinned. The core leaves threads alone unless asked; the node owns its frame thread.
-NODE_THREAD_PLACEMENT = 'spread'
+# Measured (README, "Thread placement"): 'spread' halves Lightning's paced invoke(), but on
+# a machine whose CPUs other processes keep busy, pinned threads cannot move away from them:
+# Thunder and MultiPose then dropped frames and their p95 latency tripled. So the default
+# leaves the scheduler free; 'spread' is for CPUs the node has to itself.
+NODE_THREAD_PLACEMENT = 'none'
 RELIABILITIES = ('best_effort', 'reliable')
 RUN, CONFIGURE, START = Applies.RUN, Applies.CONFIGURE, Applies.START
 # tracking.* and smoothing.* parameters -> TemporalSettings fields (keypoint_threshold too).
