@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
+
+import pytest
 
 BENCH = pathlib.Path(__file__).resolve().parent.parent / 'bench'
 
@@ -72,3 +75,42 @@ def test_burst_quick(tmp_path):
     assert report['outputs'] > 0 and report['published'] > 0
     assert report['peak_rss_mb'] > 0 and report['in_stamp_order']
     assert (tmp_path / 'node_burst.png').stat().st_size > 10_000
+
+
+def test_int8_bench_quick(tmp_path):
+    command = [sys.executable, str(BENCH / 'int8.py'), '--quick', '--models', 'lightning',
+               '--threads', '2', '--out', str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0 and 'Traceback' not in done.stderr, done.stderr
+    report = json.loads((tmp_path / 'int8-quick.json').read_text())
+    [speed] = report['speed']
+    assert (speed['model'], speed['threads']) == ('lightning', 2)
+    for key in ('fp16_hot', 'int8_hot', 'fp16_paced', 'int8_paced'):
+        assert speed[key]['n'] == 6 and speed[key]['p50'] > 0, speed
+    [agreement] = report['agreement']
+    assert agreement['people']['fp16'] > 0 and agreement['people']['int8'] > 0
+    assert agreement['keypoint_pct']['n'] > 0
+    assert '| lightning | 2 | 192x192 |' in done.stdout
+
+
+def namespaces() -> str:
+    return subprocess.run(['ip', 'netns', 'list'], capture_output=True, text=True).stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which('ip') is None,
+                    reason='needs root and iproute2 (network namespaces)')
+def test_two_hosts_quick(tmp_path):
+    """Frames cross the veth between the two namespaces and are answered, and the
+    namespaces are gone afterwards."""
+    before = namespaces()
+    command = [sys.executable, str(BENCH / 'two_hosts.py'), '--quick', '--models', 'echo',
+               '--sizes', '640x480', '--transports', 'raw', '--out', str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0 and 'Traceback' not in done.stderr, done.stderr
+    assert namespaces() == before
+    report = json.loads((tmp_path / 'two_hosts-quick.json').read_text())
+    assert {r['profile'] for r in report['rows']} == {'udp_default', 'udp_large'}
+    for row in report['rows']:
+        assert row['exit_code'] == 0 and row['answered'] > 0, row
+    [check] = report['video_publisher']
+    assert check['camera_exit'] == 0 and check['answered'] > 0, check
