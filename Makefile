@@ -12,7 +12,8 @@ RATE ?= 15
 
 help:
 	@echo 'make demo    setup, then video_publisher -> movenet_node -> recorder over DDS on'
-	@echo '             real footage; writes out/demo/annotated.mp4 and poses.jsonl'
+	@echo '             real footage; writes out/demo/annotated.mp4, poses.jsonl and the'
+	@echo '             session bag out/demo/session/ (MCAP; open it in Foxglove)'
 	@echo '             (MODE=singlepose_thunder or MODE=multipose for the other models)'
 	@echo 'make setup   build .venv/ (ROS 2 Jazzy wheels, LiteRT) and colcon-build into install/'
 	@echo 'make test    setup, then ruff and the whole test suite (real models, real DDS)'

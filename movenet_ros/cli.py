@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``movenet-ros``: MoveNet on image files, folders and videos, without ROS.
+"""``movenet-ros``: MoveNet on image files, folders, videos and ROS 2 bags, without ROS.
 
     movenet-ros infer clip.mp4 --model thunder --output clip_pose.mp4 --json poses.jsonl
     movenet-ros infer photos/ --model multipose --output annotated/
+    movenet-ros infer recording/ --topic /camera/color/image_raw --bag-out poses_bag/
 
-Writes annotated images/videos (--output) and one JSON line per image or video frame
-(--json; '-' for stdout) followed by a summary line, shows a progress bar on videos and
-folders, and ends with a summary on stderr. A bad input is reported and counted, and never
-stops the others; bad arguments stop the run before the first frame.
+Writes annotated images/videos (--output), one JSON line per image or frame (--json; '-' for
+stdout) followed by a summary line, and a bag of the node's messages (--bag-out); shows a
+progress bar on videos, bags and folders, and ends with a summary on stderr. A bad input is
+reported and counted, and never stops the others; bad arguments stop the run before the
+first frame.
 """
 
 from __future__ import annotations
@@ -26,19 +28,21 @@ import time
 from typing import ClassVar
 
 import cv2
+import numpy as np
 from tqdm import tqdm
 
 from movenet_ros import __version__
 from movenet_ros.cli_plan import (
     VIDEO_OUTPUT_SUFFIXES,
     Job,
+    OutputError,
     Plan,
     UsageError,
     check_json_target,
     plan_inputs,
     plan_outputs,
 )
-from movenet_ros.core.drawing import draw_poses
+from movenet_ros.core.drawing import bgr_canvas, draw_poses
 from movenet_ros.core.estimator import (
     DEFAULT_KEYPOINT_THRESHOLD,
     DEFAULT_MAX_PEOPLE,
@@ -48,6 +52,7 @@ from movenet_ros.core.estimator import (
 )
 from movenet_ros.core.geometry import DEFAULT_MULTIPOSE_MAX_SIDE, MULTIPOSE_MAX_SIDE_RANGE
 from movenet_ros.core.media import (
+    BAG_SUFFIXES,
     DEFAULT_MAX_FILE_PIXELS,
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
@@ -72,29 +77,46 @@ from movenet_ros.core.tracking import DEFAULT_MIN_SIMILARITY
 EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 LISTED = 10  # failed or skipped inputs named in the summary (each kind); the footer has all
 
+BAG_STORAGES = ('mcap', 'sqlite3')  # core.bag_writer.STORAGES, without importing rosbags
+DEFAULT_BAG_FPS = 30.0  # annotated videos of bags whose first two stamps give no rate
 _HELP_SECTIONS = {
     'inputs': (
         f'A file with an image suffix (any case: {" ".join(IMAGE_SUFFIXES)}) is read as one '
-        'image; any other file, a camera index (0) or /dev/videoN is opened as a video (GIF '
-        'too: every frame). A folder stands for the images and then the videos in it, in '
-        f'name order (videos: {" ".join(VIDEO_SUFFIXES)}); its other files, hidden entries '
-        'and, without --recursive, its sub-folders are listed as skipped. An input that '
-        'cannot be read is reported and counted, and the others are still processed.'),
+        f'image. A ROS 2 bag, a {" or ".join(BAG_SUFFIXES)} file or a rosbag2 folder (with '
+        'its metadata.yaml, or only storage files: a recording that did not finish), is read '
+        'on one image topic (sensor_msgs/Image or CompressedImage): --topic, or else the '
+        "bag's image topics are listed and asked for at a terminal (exit code 2 with the "
+        'list when nobody can answer). Any other file, a camera index (0) or /dev/videoN is '
+        'opened as a video (GIF too: every frame). A folder stands for the images and then '
+        f'the videos in it, in name order (videos: {" ".join(VIDEO_SUFFIXES)}); its other '
+        'files, bags, hidden entries and, without --recursive, its sub-folders are listed as '
+        'skipped. An input that cannot be read is reported and counted, and the others are '
+        'still processed. A damaged bag (cut short, killed while recording, a corrupt chunk '
+        'or message) is read to its last whole message: every frame that can be read is '
+        'processed, and what was lost is reported (exit code 1).'),
     'outputs': (
         '--output is one file for one image input (an image suffix) or one video input '
         f'({" ".join(VIDEO_OUTPUT_SUFFIXES)}); otherwise it is a folder, created if missing, '
         'that gets NAME_pose.png per image and NAME_pose.mp4 per video, each keeping its path '
         'below the deepest folder holding all inputs (a/x.png and b/x.png -> OUT/a/x_pose.png '
         'and OUT/b/x_pose.png); inputs whose names differ only in suffix keep it '
-        '(x_jpg_pose.png, x_png_pose.png). --json writes one line per image or video frame, '
-        'then one last line {"summary": {...}}: counts, each video\'s frames_read and '
-        'frames_declared, every failed and skipped input, and the exit code.'),
+        '(x_jpg_pose.png, x_png_pose.png); a bag gets NAME_pose.mp4 at the rate of its first '
+        'two stamps. --json writes one line per image or frame (bag frames with their topic, '
+        'header stamp and frame_id), then one last line {"summary": {...}}: counts, each '
+        "video's and bag's frames_read and frames_declared, every failed and skipped "
+        'input, and the exit code. --bag-out writes a new rosbag2 folder (--bag-storage '
+        'mcap, the default, or sqlite3) with, per frame of the videos and bags processed and '
+        'with its header, what movenet_node publishes: /poses, /pose_markers, '
+        '/image_markers/bones and /image_markers/keypoints, and with --bag-images the input '
+        "images (a bag's copied unchanged on their topic, a video's as JPEG on "
+        '/image/compressed).'),
     'exit status': (
         '0 every input was read completely; 1 an input failed, a video ended before its '
-        'declared frame count, or the run stopped on an error (what was done is kept); 2 bad '
-        'arguments, output paths or model, found before the first frame (nothing is '
-        'written); 130 interrupted by Ctrl-C, 143 by SIGTERM (the run stops between two '
-        'frames; the outputs so far are closed and kept).'),
+        'declared frame count, a bag was damaged or held messages that are not images, or '
+        'the run stopped on an error (what was done is kept); 2 bad arguments, output paths, '
+        'model or (without a terminal) a bag without --topic, found before the first frame '
+        '(nothing is written); 130 interrupted by Ctrl-C, 143 by SIGTERM (the run stops '
+        'between two frames; the outputs so far are closed and kept).'),
 }
 EPILOG = '\n\n'.join(f'{title}:\n' + textwrap.fill(text, 79, initial_indent='  ',
                                                     subsequent_indent='  ',
@@ -156,11 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog='movenet-ros', description='MoveNet pose estimation on images and videos.')
     parser.add_argument('--version', action='version', version=f'%(prog)s {__version__}')
     sub = parser.add_subparsers(dest='command', required=True)
-    infer = sub.add_parser('infer', help='estimate poses in images, folders and videos',
-                           description='Estimate poses in images, folders and videos.',
+    infer = sub.add_parser('infer', help='estimate poses in images, folders, videos and bags',
+                           description='Estimate poses in images, folders, videos and ROS 2 '
+                                       'bags.',
                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     infer.add_argument('inputs', nargs='+', metavar='INPUT',
-                       help='image files, folders of images and videos, or video files')
+                       help='image files, folders of images and videos, video files, or ROS 2 '
+                            'bags (rosbag2 folders, .mcap or .db3 files)')
     infer.add_argument('--model', default='lightning',
                        help=f'{"|".join(BUILTIN_MODELS)} or the path of a MoveNet .tflite '
                             'file (default: lightning)')
@@ -198,6 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument('--json', metavar='PATH',
                        help="write one JSON line per image or frame, then a summary line, to "
                             "PATH ('-': stdout)")
+    infer.add_argument('--topic', metavar='TOPIC',
+                       help='bags: the image topic to read (sensor_msgs/Image or '
+                            'CompressedImage); without it, the image topics are listed')
+    infer.add_argument('--bag-out', metavar='DIR', type=pathlib.Path,
+                       help='write a ROS 2 bag (a new folder) of the poses, markers and image '
+                            'markers of every video and bag frame, with its header')
+    infer.add_argument('--bag-storage', choices=BAG_STORAGES, default=BAG_STORAGES[0],
+                       help='--bag-out storage: mcap or sqlite3 (%(default)s)')
+    infer.add_argument('--bag-images', action='store_true',
+                       help='--bag-out: the input images too (bags: copied as recorded; '
+                            'videos: JPEG on /image/compressed)')
     infer.add_argument('--recursive', '-r', action='store_true',
                        help='folders: also read the images and videos in sub-folders')
     infer.add_argument('--track', action='store_true',
@@ -218,10 +253,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class OutputError(RuntimeError):
-    """The --json stream cannot be written: the run stops (exit code 1)."""
-
-
 @dataclass
 class Report:
     """Counts frames, collects failed and skipped inputs, and prints them readably.
@@ -240,6 +271,8 @@ class Report:
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # source, message, label
     skipped: list[tuple[str, str]] = field(default_factory=list)  # source, reason
     videos: list[dict] = field(default_factory=list)
+    bags: list[dict] = field(default_factory=list)
+    bag_out: dict | None = None  # what --bag-out holds
     stopped: str | None = None
     exit_code: int = EXIT_OK
 
@@ -274,6 +307,8 @@ class Report:
             'mean_inference_ms': round(self.inference_ms / self.frames, 2)
             if self.frames else None,
             'videos': self.videos,
+            'bags': self.bags,
+            'bag_out': self.bag_out,
             'failed': [{'source': s, 'error': m} for s, m, _ in self.failed],
             'skipped': [{'source': s, 'reason': r} for s, r in self.skipped],
             'stopped': self.stopped,
@@ -322,6 +357,10 @@ def temporal_settings(args) -> TemporalSettings:
         **{name: getattr(args, name) for _, name, _ in _TEMPORAL_OPTIONS})
     settings.validate()
     return settings
+
+
+class JsonOutputError(OutputError):
+    """The --json stream cannot be written (a full disk, a closed pipe)."""
 
 
 class StopRequest(Exception):  # noqa: N818 (a request, not an error)
@@ -379,7 +418,8 @@ class Runner:
 
     def __init__(self, estimator: PoseEstimator, temporal: TemporalFilter, report: Report,
                  json_out, progress: bool, signals: StopSignals,
-                 max_image_pixels: int = DEFAULT_MAX_FILE_PIXELS) -> None:
+                 max_image_pixels: int = DEFAULT_MAX_FILE_PIXELS, bags: Bags | None = None,
+                 ) -> None:
         self.signals = signals
         self.max_image_pixels = max_image_pixels
         self.estimator = estimator
@@ -387,11 +427,14 @@ class Runner:
         self.report = report
         self.json_out = json_out
         self.progress = progress
+        self.bags = bags if bags is not None else Bags()
 
     def run(self, plan: Plan) -> None:
         for name, jobs in plan.groups:
             if jobs[0].kind == 'image':
                 self.run_images(name, jobs)
+            elif jobs[0].kind == 'bag':
+                self.run_bag(jobs[0])
             else:
                 self.run_video(jobs[0])
 
@@ -405,7 +448,7 @@ class Runner:
         try:
             self.json_out.write(json.dumps(record) + '\n')
         except OSError as exc:
-            raise OutputError(f'cannot write the --json output: {exc.strerror or exc}') \
+            raise JsonOutputError(f'cannot write the --json output: {exc.strerror or exc}') \
                 from exc
 
     def run_images(self, name: str, jobs: list[Job]) -> None:
@@ -445,6 +488,8 @@ class Runner:
         declared = source.frame_count
         entry = {'source': job.source, 'frames_read': 0, 'frames_declared': declared}
         self.report.videos.append(entry)  # before reading: an interrupted run lists it too
+        if self.bags.output is not None:
+            self.bags.output.start_video(source.fps)
         with source:
             self.estimator.reset()  # a new video starts without the previous one's crop
             self.temporal.reset()  # and tracks
@@ -468,6 +513,8 @@ class Runner:
                     self.report.add(result, (time.perf_counter() - start) * 1e3)
                     self._emit({'source': job.source, 'frame': index,
                                 'time_s': round(index / source.fps, 4), **result.to_dict()})
+                    if self.bags.output is not None:
+                        self.bags.output.add_video_frame(result, frame, index / source.fps)
                     if job.output is not None:
                         if writer is None:
                             writer = self._writer(job.output, source.fps, frame)
@@ -486,6 +533,65 @@ class Runner:
                 writer.release()  # finalises the file: what was written stays playable
         return True
 
+    def run_bag(self, job: Job) -> None:
+        """Every message of the bag's image topic: decoded frames are processed with their
+        header stamp (the log time stands in for a zero stamp); undecodable ones and damage
+        to the bag are counted and reported once the whole topic is read."""
+        if job.source in self.bags.unreadable:
+            self.report.fail(job.source, self.bags.unreadable[job.source])
+            return
+        bag = self.bags.opened.pop(job.source)
+        topic = bag.topics[job.topic]
+        entry = {'source': job.source, 'topic': job.topic, 'frames_read': 0,
+                 'frames_declared': topic.count, 'frames_failed': 0, 'damage': []}
+        self.report.bags.append(entry)  # before reading: an interrupted run lists it too
+        first_error = None
+        video = StampedVideo(job.output) if job.output is not None else None
+        self.estimator.reset()
+        self.temporal.reset()
+        try:
+            with bag, self._bar(topic.count, pathlib.Path(job.source).name, 'frame') as bar:
+                for frame in bag.frames(job.topic):
+                    self.signals.check()
+                    bar.update(1)
+                    if frame.error is not None:
+                        entry['frames_failed'] += 1
+                        first_error = first_error or frame.error
+                        continue
+                    start = time.perf_counter()
+                    result = self.estimator.estimate(frame.image,
+                                                     channel_order=frame.channel_order)
+                    result = self.temporal.update(result, frame.stamp_ns * 1e-9,
+                                                  frame.log_time_ns * 1e-9)
+                    self.report.add(result, (time.perf_counter() - start) * 1e3)
+                    self._emit({'source': job.source, 'topic': job.topic, 'frame': frame.index,
+                                'stamp': frame.stamp_ns * 1e-9, 'stamp_ns': frame.stamp_ns,
+                                'frame_id': frame.frame_id, **result.to_dict()})
+                    if self.bags.output is not None:
+                        self.bags.output.add_bag_frame(result, frame, topic)
+                    if video is not None:
+                        video.write(draw_poses(bgr_canvas(frame.image, frame.channel_order),
+                                               result.poses, self.estimator.keypoint_threshold),
+                                    frame.stamp_ns)
+                    entry['frames_read'] += 1
+        except (OSError, ValueError, cv2.error) as exc:
+            self.report.fail(job.source, f'{job.source}: stopped at {job.topic} message '
+                                         f'{entry["frames_read"] + entry["frames_failed"]}: '
+                                         f'{exc}; the frames before it are kept')
+        finally:
+            entry['damage'] = list(bag.damage)
+            if video is not None:
+                video.close()
+        if entry['frames_failed']:
+            self.report.fail(job.source, f'{job.source}: {entry["frames_failed"]} of '
+                                         f'{entry["frames_failed"] + entry["frames_read"]} '
+                                         f'{job.topic} message(s) could not be read as images '
+                                         f'(the first: {first_error})', label='incomplete')
+        if entry['damage']:
+            self.report.fail(job.source, f'{"; ".join(entry["damage"])}; every readable '
+                                         f'frame was processed ({entry["frames_read"]})',
+                             label='incomplete')
+
     @staticmethod
     def _writer(target: pathlib.Path, fps: float, frame) -> cv2.VideoWriter:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -496,27 +602,108 @@ class Runner:
         return writer
 
 
-def prepare(args) -> tuple[Plan, PoseEstimator, TemporalFilter]:
+class StampedVideo:
+    """The annotated video of a bag's frames: a bag has no frame rate, so the video plays at
+    the rate of its first two stamps (DEFAULT_BAG_FPS when they do not give one)."""
+
+    def __init__(self, target: pathlib.Path) -> None:
+        self.target = target
+        self._writer: cv2.VideoWriter | None = None
+        self._first: tuple[np.ndarray, int] | None = None  # held until the second frame
+
+    def write(self, image: np.ndarray, stamp_ns: int) -> None:
+        if self._writer is None and self._first is None:
+            self._first = (image, stamp_ns)
+            return
+        if self._writer is None:
+            period_ns = stamp_ns - self._first[1]
+            self._open(1e9 / period_ns if period_ns > 0 else DEFAULT_BAG_FPS)
+        self._writer.write(image)
+
+    def _open(self, fps: float) -> None:
+        first, _ = self._first
+        self._writer = Runner._writer(self.target, min(max(fps, 1.0), 120.0), first)
+        self._writer.write(first)
+        self._first = None
+
+    def close(self) -> None:
+        if self._first is not None:  # a bag of one frame
+            self._open(DEFAULT_BAG_FPS)
+        if self._writer is not None:
+            self._writer.release()
+
+
+@dataclass
+class Bags:
+    """The run's bags: the input bags opened (by source, until their turn), why the others
+    cannot be opened, and --bag-out. Their modules load only when a bag is in the run
+    (rosbags takes a while to import)."""
+
+    opened: dict = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
+    output: object | None = None  # cli_bags.BagOutput
+
+    @classmethod
+    def prepare(cls, args, plan: Plan) -> Bags:
+        """Open the input bags and choose their topics; check --bag-out (UsageError)."""
+        bag_options = [name for name, given in (('--bag-storage', args.bag_storage != 'mcap'),
+                                                ('--bag-images', args.bag_images)) if given]
+        if args.bag_out is None and bag_options:
+            raise UsageError(f'{bag_options[0]} needs --bag-out')
+        if args.bag_out is None and not any(job.kind == 'bag' for job in plan.jobs):
+            return cls()
+        from movenet_ros import cli_bags
+
+        if args.bag_out is not None:
+            cli_bags.check_bag_target(args.bag_out, plan)
+        return cls(*cli_bags.open_bags(plan, args.topic, cli_bags.terminal_question(),
+                                       args.max_image_pixels))
+
+    def open_output(self, args) -> None:
+        """Create the --bag-out bag (last of the checks: it writes the folder)."""
+        if args.bag_out is not None:
+            from movenet_ros.cli_bags import BagOutput
+
+            self.output = BagOutput(args.bag_out, args.bag_storage, args.bag_images)
+
+    def close(self) -> None:
+        """Close every input bag still open and finish --bag-out (OutputError if it cannot
+        be). Idempotent."""
+        for bag in self.opened.values():
+            bag.close()
+        self.opened = {}
+        if self.output is not None and not self.output.closed:
+            self.output.close()
+
+
+def prepare(args) -> tuple[Plan, PoseEstimator, TemporalFilter, Bags]:
     """Everything that can be refused before the first frame; raises UsageError/ModelError.
 
-    Nothing is written yet, except the output folder, created last.
+    Nothing is written yet, except the output folder and the --bag-out bag, created last.
     """
     plan = plan_inputs(args.inputs, args.recursive)
     check_json_target(args.json)
     output_folder = args.output is not None and not plan_outputs(args.output, plan)
-    model = MoveNetModel(args.model, num_threads=args.threads,
-                         multipose_max_side=args.multipose_max_side,
-                         thread_placement=args.thread_placement)
-    estimator = PoseEstimator(model, keypoint_threshold=args.threshold,
-                              min_pose_score=args.min_pose_score, max_people=args.max_people)
-    temporal = TemporalFilter(temporal_settings(args))
-    if output_folder:
-        try:
-            args.output.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f'--output {args.output}: cannot create it '
-                             f'({exc.strerror or exc})') from None
-    return plan, estimator, temporal
+    bags = Bags.prepare(args, plan)
+    try:
+        model = MoveNetModel(args.model, num_threads=args.threads,
+                             multipose_max_side=args.multipose_max_side,
+                             thread_placement=args.thread_placement)
+        estimator = PoseEstimator(model, keypoint_threshold=args.threshold,
+                                  min_pose_score=args.min_pose_score,
+                                  max_people=args.max_people)
+        temporal = TemporalFilter(temporal_settings(args))
+        if output_folder:
+            try:
+                args.output.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UsageError(f'--output {args.output}: cannot create it '
+                                 f'({exc.strerror or exc})') from None
+        bags.open_output(args)
+    except BaseException:
+        bags.close()
+        raise
+    return plan, estimator, temporal, bags
 
 
 def infer(args) -> int:
@@ -524,7 +711,7 @@ def infer(args) -> int:
     # repeat it in its internal terms.
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
-        plan, estimator, temporal = prepare(args)
+        plan, estimator, temporal, bags = prepare(args)
     except (UsageError, ModelError, ValueError) as exc:
         print(f'movenet-ros: error: {exc}', file=sys.stderr)
         return EXIT_USAGE
@@ -538,7 +725,7 @@ def infer(args) -> int:
         json_out = open(args.json, 'w', buffering=1)  # noqa: SIM115 (closed below)
     signals = StopSignals()
     runner = Runner(estimator, temporal, report, json_out, progress=not args.no_progress,
-                    signals=signals, max_image_pixels=args.max_image_pixels)
+                    signals=signals, max_image_pixels=args.max_image_pixels, bags=bags)
     try:
         with signals:
             runner.run(plan)
@@ -550,10 +737,17 @@ def infer(args) -> int:
         report.stop(f'model problem: {exc}', EXIT_INCOMPLETE)
     except OutputError as exc:
         report.stop(str(exc), EXIT_INCOMPLETE)
-        if json_out is sys.stdout:  # a closed pipe: nothing more can go there
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        json_out = None
+        if isinstance(exc, JsonOutputError):
+            if json_out is sys.stdout:  # a closed pipe: nothing more can go there
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            json_out = None
     finally:
+        try:
+            bags.close()
+        except OutputError as exc:
+            report.stop(str(exc), EXIT_INCOMPLETE)
+        if bags.output is not None:
+            report.bag_out = bags.output.summary()
         if json_out is not None:
             runner._emit(report.footer())
             if json_out is not sys.stdout:

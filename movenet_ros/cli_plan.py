@@ -18,7 +18,13 @@ import tempfile
 
 import cv2
 
-from movenet_ros.core.media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_image_path, list_folder
+from movenet_ros.core.media import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    is_bag_path,
+    is_image_path,
+    list_folder,
+)
 
 VIDEO_OUTPUT_SUFFIXES = ('.mp4', '.avi', '.mkv', '.mov')
 IMAGE_OUTPUT_SUFFIX = '.png'
@@ -29,19 +35,25 @@ class UsageError(ValueError):
     """A bad argument or output path: reported on one line, exit code 2, nothing written."""
 
 
+class OutputError(RuntimeError):
+    """An output (--json, --bag-out) cannot be written: the run stops (exit code 1)."""
+
+
 @dataclass
 class Job:
-    """One input: an image file or a video (a file or a camera).
+    """One input: an image file, a video (a file or a camera) or a ROS 2 bag.
 
     ``source`` is the path as given or as found in a folder (the JSON ``source``); ``index``
     is an image's place in its folder's listing (the JSON ``frame``); ``output`` is where its
-    annotated version goes (None without ``--output``).
+    annotated version goes (None without ``--output``). A bag's ``topic`` is the image topic
+    chosen for it before the run (:func:`movenet_ros.cli_bags.open_bags`).
     """
 
     source: str
-    kind: str  # 'image' or 'video'
+    kind: str  # 'image', 'video' or 'bag'
     index: int = 0
     output: pathlib.Path | None = None
+    topic: str | None = None
 
 
 @dataclass
@@ -66,16 +78,22 @@ class Plan:
 
 
 def plan_inputs(inputs: list[str], recursive: bool = False) -> Plan:
-    """Image and video jobs for ``inputs``, in order; folders are listed now.
+    """Image, video and bag jobs for ``inputs``, in order; folders are listed now.
 
-    An image file (by suffix) is one image job; a folder gives its images (one group) and
-    then its videos; anything else, including a path that does not exist or a camera, is a
-    video job, so that opening it reports the precise reason.
+    An image file (by suffix) is one image job; a ROS 2 bag (a .mcap/.db3 file, or a folder
+    holding one or a metadata.yaml) is one bag job; any other folder gives its images (one
+    group) and then its videos; anything else, including a path that does not exist or a
+    camera, is a video job, so that opening it reports the precise reason.
     """
     plan = Plan(arguments=len(inputs))
     loose: list[Job] | None = None  # a run of image arguments shares one progress bar
     for text in inputs:
         path = pathlib.Path(text).expanduser()
+        if is_bag_path(path):
+            plan.roots.append(os.path.dirname(os.path.abspath(path)))
+            plan.groups.append((path.name, [Job(str(path), 'bag')]))
+            loose = None
+            continue
         if path.is_dir():
             plan.folders += 1
             _add_folder(plan, text, path, recursive)

@@ -14,8 +14,10 @@ import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import Point
 import numpy as np
+from rcl_interfaces.srv import SetParameters
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
@@ -164,16 +166,20 @@ class Camera:
                         timeout)
         assert ok and node.alive(), f'node did not subscribe:\n{node.stop()[1]}'
         black = np.zeros((64, 64, 3), np.uint8)
-        header = Header(stamp=Time(sec=1), frame_id='warm_up')
-        if publisher is self.compressed_pub:
-            warm_up = CompressedImage(header=header, format='png',
-                                      data=cv2.imencode('.png', black)[1].tobytes())
-        else:
-            warm_up = array_to_image_msg(black, 'bgr8', header)
         deadline = time.monotonic() + timeout
+        sent = 0
         while not any(p.header.frame_id == 'warm_up' for p in self.poses):
             assert time.monotonic() < deadline and node.alive(), \
                 f'node never answered:\n{node.stop()[1]}'
+            # A new stamp each time: on a loaded machine several warm-ups may all arrive, and
+            # a repeated stamp would count as a stamp problem in the node's diagnostics.
+            sent += 1
+            header = Header(stamp=Time(sec=1, nanosec=sent), frame_id='warm_up')
+            if publisher is self.compressed_pub:
+                warm_up = CompressedImage(header=header, format='png',
+                                          data=cv2.imencode('.png', black)[1].tobytes())
+            else:
+                warm_up = array_to_image_msg(black, 'bgr8', header)
             publisher.publish(warm_up)
             self.spin(0.5)
 
@@ -221,3 +227,26 @@ def stop_cleanly(node: NodeProcess) -> str:
 
 def keypoints_of(msg: PersonPoseArray) -> np.ndarray:
     return np.array([[[k.x, k.y, k.score] for k in p.keypoints] for p in msg.persons])
+
+
+NODE = '/movenet'
+
+
+def call(camera, service_type, name: str, request):
+    """Call the node's service ``name`` from the camera's node; its response."""
+    client = camera.node.create_client(service_type, f'{NODE}/{name}')
+    try:
+        assert spin_until(camera.node, camera.executor, client.service_is_ready, 20.0)
+        future = client.call_async(request)
+        assert spin_until(camera.node, camera.executor, future.done, 20.0)
+        return future.result()
+    finally:
+        camera.node.destroy_client(client)
+
+
+def set_parameters(camera, **values) -> list:
+    """Set ``values`` (dots as double underscores) with SetParameters; its results."""
+    request = SetParameters.Request(parameters=[
+        Parameter(name.replace('__', '.'), value=value).to_parameter_msg()
+        for name, value in values.items()])
+    return call(camera, SetParameters, 'set_parameters', request).results

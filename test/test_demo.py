@@ -1,11 +1,27 @@
 # SPDX-License-Identifier: Apache-2.0
-"""`make demo`'s script, shortened: three processes over DDS, every frame accounted for."""
+"""`make demo`'s script, shortened: three processes over DDS, every frame accounted for, and
+the session's bag read back with an independent reader (mcap-ros2-support)."""
 
 import json
 import subprocess
 import sys
 
+from bag_helpers import storage_file
 import cv2
+from mcap.reader import make_reader
+from mcap_ros2.decoder import DecoderFactory
+import yaml
+
+from movenet_ros.conversions.poses import pose_array_to_dict
+
+SESSION_TOPICS = {
+    '/image/compressed': 'sensor_msgs/msg/CompressedImage',
+    '/poses': 'movenet_ros/msg/PersonPoseArray',
+    '/pose_markers': 'visualization_msgs/msg/MarkerArray',
+    '/image_markers/bones': 'visualization_msgs/msg/ImageMarker',
+    '/image_markers/keypoints': 'visualization_msgs/msg/ImageMarker',
+    '/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray',
+}
 
 
 def test_demo_records_every_frame(repo, tmp_path):
@@ -30,3 +46,38 @@ def test_demo_records_every_frame(repo, tmp_path):
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == summary['annotated_video_frames'] > 0
     assert (video.get(cv2.CAP_PROP_FRAME_WIDTH), video.get(cv2.CAP_PROP_FRAME_HEIGHT)) == \
         (1768, 994)
+    _check_session_bag(tmp_path, summary, [json.loads(line) for line in lines])
+
+
+def _check_session_bag(out, summary: dict, poses: list[dict]) -> None:
+    """The bag holds the session as received: every pose message (the same, field by field,
+    as the JSON lines), its markers and image markers with its header, the camera's JPEG
+    frames they were estimated on, diagnostics; each topic with its publisher's QoS."""
+    decoded: dict[str, list] = {}
+    with storage_file(out / 'session').open('rb') as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        channels = reader.get_summary().channels.values()
+        types = {c.topic: reader.get_summary().schemas[c.schema_id].name for c in channels}
+        qos = {c.topic: yaml.safe_load(c.metadata['offered_qos_profiles'])[0]['reliability']
+               for c in channels}
+        for _, channel, message, msg in reader.iter_decoded_messages():
+            decoded.setdefault(channel.topic, []).append((message.log_time, msg))
+    assert types == SESSION_TOPICS
+    assert set(qos.values()) == {'reliable'}  # what video_publisher and the node offer
+    counts = {topic: len(messages) for topic, messages in decoded.items()}
+    assert counts == summary['session_bag_messages']
+    assert [pose_array_to_dict(m) for _, m in decoded['/poses']] == poses
+    def stamp(header) -> int:
+        return header.stamp.sec * 10**9 + header.stamp.nanosec
+
+    stamps = [stamp(m.header) for _, m in decoded['/poses']]
+    for topic in ('/image_markers/bones', '/image_markers/keypoints'):
+        assert [stamp(m.header) for _, m in decoded[topic]] == stamps, topic
+    assert [stamp(m.markers[0].header) for _, m in decoded['/pose_markers']] == stamps
+    images = decoded['/image/compressed']
+    assert 15 <= len(images) <= 20 and set(stamps) <= {stamp(m.header) for _, m in images}
+    assert all(m.format.endswith('jpeg compressed bgr8') for _, m in images)
+    assert decoded['/diagnostics']
+    # Logged at receive time, after the capture time in the header.
+    for topic in ('/image/compressed', '/poses', '/image_markers/bones'):
+        assert all(t > stamp(m.header) for t, m in decoded[topic]), topic

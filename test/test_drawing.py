@@ -8,6 +8,7 @@ reveal, so these tests read pixel colours back instead of only checking that dra
 from __future__ import annotations
 
 import numpy as np
+from people import FACING_CAMERA_XY
 import pytest
 
 from movenet_ros.core.drawing import BOX_COLOUR_RGB, SIDE_COLOURS_RGB, draw_poses
@@ -17,17 +18,7 @@ from movenet_ros.core.results import Pose
 SIZE = 800  # lines are 3 px wide and keypoint dots have a 3 px radius at this size
 THRESHOLD = 0.3
 
-# A person facing the camera: their left side is on the image's right.
-XY = {
-    'nose': (400, 100), 'left_eye': (420, 90), 'right_eye': (380, 90),
-    'left_ear': (440, 100), 'right_ear': (360, 100),
-    'left_shoulder': (500, 200), 'right_shoulder': (300, 200),
-    'left_elbow': (600, 300), 'right_elbow': (200, 300),
-    'left_wrist': (600, 450), 'right_wrist': (200, 450),
-    'left_hip': (460, 450), 'right_hip': (340, 450),
-    'left_knee': (470, 600), 'right_knee': (330, 600),
-    'left_ankle': (470, 750), 'right_ankle': (330, 750),
-}
+XY = FACING_CAMERA_XY  # their left side is on the image's right
 BOX = (150.0, 50.0, 650.0, 780.0)
 
 

@@ -15,16 +15,15 @@ import pytest
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from movenet_ros.conversions.images import (
+from movenet_ros.conversions.images import array_to_compressed_msg, array_to_image_msg
+from movenet_ros.core.geometry import letterbox_region, warp_to_input
+from movenet_ros.core.image_codec import (
     MAX_IMAGE_SIDE,
     SUPPORTED_ENCODINGS,
     ImageConversionError,
-    array_to_compressed_msg,
-    array_to_image_msg,
     compressed_to_array,
     image_to_array,
 )
-from movenet_ros.core.geometry import letterbox_region, warp_to_input
 
 # encoding -> (cv2 conversion from BGR or None, channel order image_to_array reports)
 RAW = {

@@ -4,7 +4,8 @@
 Every core module (and the CLI, which runs without ROS) is imported in a fresh interpreter in
 which rclpy, every ``*_msgs``/``*_interfaces`` package and the rosidl runtime are made
 unimportable, so a module that imports any of them, directly or through another module, fails
-here with the name of what it reached for.
+here with the name of what it reached for. So are the ROS glue sub-packages (conversions/,
+nodes/) and the generated messages, which the pip wheel of the core does not ship.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ import movenet_ros
 
 PACKAGE = pathlib.Path(movenet_ros.__file__).parent
 # Modules outside core/ that must run without ROS too.
-ROS_FREE_TOP_LEVEL = ('movenet_ros.cli', 'movenet_ros.cli_plan', 'movenet_ros.entry_points')
+ROS_FREE_TOP_LEVEL = ('movenet_ros.cli', 'movenet_ros.cli_plan', 'movenet_ros.cli_bags',
+                      'movenet_ros.entry_points')
 
 BLOCKER = r"""
 import importlib.abc, re, sys
 
 ROS = re.compile(r'^(rclpy|rcl|rosidl\w*|rpyutils|ament_index_python|\w+_msgs|\w+_interfaces'
-                 r'|launch|launch_ros)(\.|$)')
+                 r'|launch|launch_ros|movenet_ros\.(conversions|nodes|msg))(\.|$)')
 
 
 class NoRos(importlib.abc.MetaPathFinder):

@@ -12,40 +12,19 @@ import pathlib
 from builtin_interfaces.msg import Time
 from footage import read_frames
 import pytest
-from rcl_interfaces.srv import DescribeParameters, ListParameters, SetParameters
+from rcl_interfaces.srv import DescribeParameters, ListParameters
 import rclpy
-from rclpy.parameter import Parameter
-from ros_helpers import spin_until, start_node, stop_cleanly
+from ros_helpers import call, set_parameters, start_node, stop_cleanly
 import yaml
 
 from movenet_ros.conversions.images import array_to_image_msg
 
-NODE = '/movenet'
 CONFIGS = ('singlepose_lightning', 'singlepose_thunder', 'multipose')
 
 
 @pytest.fixture(scope='module')
 def frames(demo_video):
     return read_frames(demo_video, range(90, 102))
-
-
-def call(camera, service_type, name: str, request):
-    client = camera.node.create_client(service_type, f'{NODE}/{name}')
-    try:
-        assert spin_until(camera.node, camera.executor, client.service_is_ready, 20.0)
-        future = client.call_async(request)
-        assert spin_until(camera.node, camera.executor, future.done, 20.0)
-        return future.result()
-    finally:
-        camera.node.destroy_client(client)
-
-
-def set_parameters(camera, **values) -> list:
-    """Set ``values`` (dots as double underscores) with SetParameters; its results."""
-    request = SetParameters.Request(parameters=[
-        Parameter(name.replace('__', '.'), value=value).to_parameter_msg()
-        for name, value in values.items()])
-    return call(camera, SetParameters, 'set_parameters', request).results
 
 
 def test_tuning_keeps_every_id_and_takes_effect_at_once(repo, camera, frames):

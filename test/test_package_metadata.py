@@ -14,9 +14,11 @@ import pytest
 # pip distribution -> rosdep key that provides it in a ROS install (None: no key, pip only).
 ROSDEP_KEYS = {
     'ai-edge-litert': None,
+    'mcap': None,
     'numpy': 'python3-numpy',
     'opencv-python-headless': 'python3-opencv',
     'PyYAML': 'python3-yaml',
+    'rosbags': 'python3-rosbags-pip',  # rosdistro's pip key
     'tqdm': 'python3-tqdm',
 }
 

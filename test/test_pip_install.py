@@ -135,7 +135,8 @@ def test_the_wheel_holds_the_core_the_cli_and_the_models_only(wheel, repo):
     expected = sorted(
         [f'movenet_ros/{p.name}' for p in source.glob('*.py')]
         + [f'movenet_ros/core/{p.name}' for p in (source / 'core').glob('*.py')]
-        + [f'movenet_ros/models/{name}' for name in [*BUILTIN_MODELS.values(), 'README.md']])
+        + [f'movenet_ros/models/{name}' for name in [*BUILTIN_MODELS.values(), 'README.md']]
+        + [f'movenet_ros/message_definitions/{p.name}' for p in (repo / 'msg').glob('*.msg')])
     assert sorted(names) == expected  # no nodes/, no conversions/: they need ROS
     assert models == {name: hashlib.sha256((repo / 'models' / name).read_bytes()).hexdigest()
                       for name in BUILTIN_MODELS.values()}

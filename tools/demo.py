@@ -2,12 +2,17 @@
 """``make demo``: the node on real footage over real DDS, recorded to files.
 
 Three processes talk over Fast DDS, as on a robot: ``video_publisher`` plays the demo video
-on ``image`` (with the large-image Fast DDS profile), ``movenet_node`` estimates poses, and
-this recorder subscribes to ``poses`` and ``image_annotated``. It writes
+on ``image`` and, as JPEG, on ``image/compressed`` (with the large-image Fast DDS profile),
+``movenet_node`` estimates poses, and this recorder subscribes to its outputs. It writes
 
     out/demo/annotated.mp4   the node's annotated images
     out/demo/poses.jsonl     one line per PersonPoseArray received
-    out/demo/summary.json    frames in/out, persons per frame, latency
+    out/demo/session/        a rosbag2 (MCAP) of the session, as ``ros2 bag record`` saves it:
+                             /image/compressed, /poses, /pose_markers, /image_markers/bones,
+                             /image_markers/keypoints and /diagnostics, each message as
+                             received (serialised bytes, receive time, the publisher's QoS);
+                             open it in Foxglove with config/foxglove_layout.json
+    out/demo/summary.json    frames in/out, persons per frame, latency, the bag's counts
 
 and prints the summary. Usage: python tools/demo.py [--mode multipose] [--max-frames N]
 """
@@ -18,6 +23,7 @@ import argparse
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,12 +35,14 @@ from diagnostic_msgs.msg import DiagnosticArray
 import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
-from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
+from visualization_msgs.msg import ImageMarker, MarkerArray
 
 from movenet_ros.conversions.images import array_to_image_msg, image_to_array
 from movenet_ros.conversions.poses import pose_array_to_dict
+from movenet_ros.core.bag_writer import PoseBagWriter, offered_qos
 from movenet_ros.msg import PersonPoseArray
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -53,6 +61,64 @@ def executable(name: str) -> str:
     if not path.exists():
         sys.exit(f'demo: {path} is missing; run `make setup` first')
     return str(path)
+
+
+class SessionBag:
+    """The session's bag, recorded as ``ros2 bag record`` does: every message of its topics
+    as it arrives (serialised, never decoded), at its receive time, with the QoS its
+    publisher offers. Only from :meth:`start` on, so the warm-up is not in it."""
+
+    TOPICS = ((CompressedImage, 'image/compressed'), (PersonPoseArray, 'poses'),
+              (MarkerArray, 'pose_markers'), (ImageMarker, 'image_markers/bones'),
+              (ImageMarker, 'image_markers/keypoints'), (DiagnosticArray, '/diagnostics'))
+
+    def __init__(self, node, path: pathlib.Path) -> None:
+        if path.exists():  # the previous demo's
+            shutil.rmtree(path)
+        self.writer = PoseBagWriter(path)
+        self.node = node
+        self.recording = False
+        qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        for msg_type, topic in self.TOPICS:
+            channel = _Channel(self, msg_type.__module__.split('.')[0] + '/msg/' +
+                               msg_type.__name__)
+            channel.topic = node.create_subscription(msg_type, topic, channel.on_message, qos,
+                                                     raw=True).topic_name
+
+    def offered(self, topic: str):
+        """The QoS the topic's publishers offer, as ``ros2 bag record`` stores it."""
+        offered = [i.qos_profile for i in self.node.get_publishers_info_by_topic(topic)]
+        return offered_qos(
+            reliable=all(q.reliability == ReliabilityPolicy.RELIABLE for q in offered),
+            transient_local=bool(offered) and all(
+                q.durability == DurabilityPolicy.TRANSIENT_LOCAL for q in offered))
+
+    def start(self) -> None:
+        self.recording = True
+
+    def close(self) -> dict[str, int]:
+        """Finish the bag; the messages per topic."""
+        self.recording = False
+        self.writer.close()
+        return dict(self.writer.counts)
+
+
+class _Channel:
+    """One recorded topic: its type, and its publishers' QoS once a message came."""
+
+    def __init__(self, bag: SessionBag, msgtype: str) -> None:
+        self.bag, self.msgtype = bag, msgtype
+        self.topic = ''
+        self.qos = None
+
+    def on_message(self, data: bytes) -> None:
+        bag = self.bag
+        if not bag.recording:
+            return
+        if self.qos is None:
+            self.qos = bag.offered(self.topic)
+        bag.writer.write_serialized(self.topic, self.msgtype, data,
+                                    bag.node.get_clock().now().nanoseconds, self.qos)
 
 
 class Recorder:
@@ -145,6 +211,8 @@ def main() -> int:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     recorder = Recorder(node, args.out, rate)
+    bag = SessionBag(node, args.out / 'session')
+    bag_counts: dict[str, int] = {}
     env = dict(os.environ,
                FASTRTPS_DEFAULT_PROFILES_FILE=str(ROOT / 'config' / 'fastdds_large_images.xml'))
     movenet = subprocess.Popen([
@@ -175,13 +243,14 @@ def main() -> int:
         while time.monotonic() < deadline:
             executor.spin_once(timeout_sec=0.05)
         baseline = dict(recorder.node_stats)
+        bag.start()
         # The publisher waits until the node (and this recorder) subscribe, so nothing is lost
         # to start-up, then plays the video once at its own frame rate.
         publisher = subprocess.Popen([
             executable('video_publisher'), '--ros-args',
             '-p', f'source:={args.video}', '-p', f'rate:={rate}',
             '-p', f'max_frames:={frames}', '-p', 'loop:=false',
-            '-p', 'wait_for_subscribers:=1'], env=env)
+            '-p', 'wait_for_subscribers:=1', '-p', 'publish_compressed:=true'], env=env)
         print(f'demo: {args.mode}, {frames} frames of {args.video.name} at {rate:g} Hz ...',
               flush=True)
         while publisher.poll() is None or time.monotonic() - recorder.last_message < 2.0:
@@ -205,6 +274,7 @@ def main() -> int:
                 except subprocess.TimeoutExpired:
                     proc.kill()
         recorder.close()
+        bag_counts = bag.close()
         node.destroy_node()
         rclpy.try_shutdown()
 
@@ -237,6 +307,8 @@ def main() -> int:
         'annotated_video': str(recorder.video_path),
         'annotated_video_frames': recorder.video_frames,
         'poses_jsonl': str(args.out / 'poses.jsonl'),
+        'session_bag': str(bag.writer.path),
+        'session_bag_messages': bag_counts,
     }
     (args.out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
     print(json.dumps(summary, indent=2))

@@ -1,68 +1,50 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Poses -> visualization_msgs/MarkerArray for RViz.
+"""Poses -> RViz markers (visualization_msgs/MarkerArray) and image markers
+(visualization_msgs/ImageMarker), as rclpy messages.
 
-Each person becomes a LINE_LIST of bones and a SPHERE_LIST of keypoints, coloured by body
-side like the annotated image, in the image's own frame. Without depth, a 2D pose has no
-distance: it is drawn on the plane ``depth`` metres in front of the camera, each keypoint on
-its viewing ray (from camera_info, or an assumed 60 degree camera when there is none), so it
-overlays the person when RViz looks through the camera. Every array starts with a DELETEALL
-marker, so people who left the view never leave markers behind.
+Built by :mod:`movenet_ros.core.messages` from the geometry of
+:mod:`movenet_ros.core.overlay`, which the bag writer shares, so the node and the bags carry
+the same markers. Each person becomes a LINE_LIST of bones and a SPHERE_LIST of keypoints in
+the image's own frame: without depth, a 2D pose is drawn on the plane ``depth`` metres in
+front of the camera, each keypoint on its viewing ray (from camera_info, or an assumed 60
+degree camera when there is none), so it overlays the person when RViz looks through the
+camera. Every array starts with a DELETEALL marker, so people who left the view never leave
+markers behind.
+
+Image markers: everyone's bones as one LINE_LIST and keypoints as one POINTS marker, in
+source-image pixels with the origin at the top-left *corner* of the image (our poses'
+coordinates + 0.5), which is where Foxglove draws them over the camera image. Jazzy's
+visualization_msgs has no ImageMarkerArray, so each is a message on a topic of its own (a
+viewer shows the latest message of each topic).
 """
 
 from __future__ import annotations
 
-from builtin_interfaces.msg import Duration
-from geometry_msgs.msg import Point
-import numpy as np
-from std_msgs.msg import ColorRGBA
-from visualization_msgs.msg import Marker, MarkerArray
+from visualization_msgs.msg import ImageMarker, MarkerArray
 
+from movenet_ros.conversions.factory import RCLPY
 from movenet_ros.core.camera import Pinhole
-from movenet_ros.core.drawing import SIDE_COLOURS_RGB
-from movenet_ros.core.keypoints import SKELETON, keypoint_side
-from movenet_ros.core.results import Pose, visible_mask
+from movenet_ros.core.messages import image_marker_msgs, marker_array_msg
+from movenet_ros.core.overlay import (
+    DEFAULT_MARKER_LINE_WIDTH,
+    NAMESPACE_BONES,
+    NAMESPACE_KEYPOINTS,
+)
+from movenet_ros.core.results import Pose
 
-NAMESPACE_BONES = 'bones'
-NAMESPACE_KEYPOINTS = 'keypoints'
-
-
-def _rgba(side) -> ColorRGBA:
-    r, g, b = SIDE_COLOURS_RGB[side]
-    return ColorRGBA(r=r / 255.0, g=g / 255.0, b=b / 255.0, a=1.0)
-
-
-_SIDE_RGBA = {side: _rgba(side) for side in SIDE_COLOURS_RGB}
-
-
-def _points(xyz: np.ndarray) -> list[Point]:
-    return [Point(x=x, y=y, z=z) for x, y, z in xyz.tolist()]
+__all__ = ['NAMESPACE_BONES', 'NAMESPACE_KEYPOINTS', 'poses_to_image_markers',
+           'poses_to_markers']
 
 
 def poses_to_markers(poses: list[Pose], header, camera: Pinhole, depth: float,
-                     keypoint_threshold: float, line_width: float = 0.02,
+                     keypoint_threshold: float, line_width: float = DEFAULT_MARKER_LINE_WIDTH,
                      lifetime_s: float = 0.0) -> MarkerArray:
     """The MarkerArray for one image's poses (``header``: the image's, unchanged)."""
-    clear = Marker(header=header, action=Marker.DELETEALL)
-    markers = [clear]
-    lifetime = Duration(sec=int(lifetime_s), nanosec=int((lifetime_s % 1) * 1e9))
-    for index, pose in enumerate(poses):
-        visible = visible_mask(pose.keypoints[:, 2], keypoint_threshold)
-        xyz = camera.points_at_depth(pose.keypoints[:, :2], depth)
-        points = _points(xyz)
-        bones = Marker(header=header, ns=NAMESPACE_BONES, id=index, type=Marker.LINE_LIST,
-                       action=Marker.ADD, lifetime=lifetime)
-        bones.pose.orientation.w = 1.0
-        bones.scale.x = line_width
-        for a, b, side in SKELETON:
-            if visible[a] and visible[b]:
-                bones.points += [points[a], points[b]]
-                bones.colors += [_SIDE_RGBA[side], _SIDE_RGBA[side]]
-        joints = Marker(header=header, ns=NAMESPACE_KEYPOINTS, id=index,
-                        type=Marker.SPHERE_LIST, action=Marker.ADD, lifetime=lifetime)
-        joints.pose.orientation.w = 1.0
-        joints.scale.x = joints.scale.y = joints.scale.z = 2.5 * line_width
-        for i in np.flatnonzero(visible).tolist():
-            joints.points.append(points[i])
-            joints.colors.append(_SIDE_RGBA[keypoint_side(i)])
-        markers += [m for m in (bones, joints) if m.points]
-    return MarkerArray(markers=markers)
+    return marker_array_msg(RCLPY, poses, header, camera, depth, keypoint_threshold,
+                            line_width, lifetime_s)
+
+
+def poses_to_image_markers(poses: list[Pose], header, keypoint_threshold: float,
+                           image_wh: tuple[int, int]) -> tuple[ImageMarker, ImageMarker]:
+    """(bones, keypoints) image markers of one image's poses, with the image's ``header``."""
+    return image_marker_msgs(RCLPY, poses, header, keypoint_threshold, image_wh)

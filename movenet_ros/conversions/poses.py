@@ -1,33 +1,23 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Core results -> movenet_ros messages, and messages -> plain dicts (for JSON logs)."""
+"""Core results -> movenet_ros messages (rclpy), and messages -> plain dicts (for JSON logs)."""
 
 from __future__ import annotations
 
+from movenet_ros.conversions.factory import RCLPY
 from movenet_ros.core.keypoints import KEYPOINT_NAMES
+from movenet_ros.core.messages import pose_array_msg, pose_msg
 from movenet_ros.core.results import Pose, PoseResult
 from movenet_ros.msg import Keypoint, PersonPose, PersonPoseArray
 
 
 def pose_to_msg(pose: Pose) -> PersonPose:
-    msg = PersonPose()
-    msg.id = int(pose.id)
-    msg.score = float(pose.score)
-    msg.x_min, msg.y_min, msg.x_max, msg.y_max = (float(v) for v in pose.box)
-    # One tolist() instead of 51 numpy scalar conversions.
-    for kp, (x, y, score) in zip(msg.keypoints, pose.keypoints.tolist(), strict=True):
-        kp.x, kp.y, kp.score = x, y, score
-    return msg
+    """The PersonPose of one person (built by core.messages, like the bags' poses)."""
+    return pose_msg(RCLPY, pose)
 
 
 def result_to_msg(result: PoseResult, header) -> PersonPoseArray:
     """The PersonPoseArray for one processed image; ``header`` is the image's, unchanged."""
-    msg = PersonPoseArray()
-    msg.header = header
-    msg.image_width, msg.image_height = result.image_size
-    msg.model = result.model
-    msg.keypoint_threshold = float(result.keypoint_threshold)
-    msg.persons = [pose_to_msg(p) for p in result.poses]
-    return msg
+    return pose_array_msg(RCLPY, result, header)
 
 
 def _keypoint_to_dict(name: str, kp: Keypoint) -> dict:

@@ -3,7 +3,8 @@
 
 Colours follow the person's sides so a left/right swap is visible at a glance: left limbs
 orange, right limbs blue, centre (head, shoulder and hip lines) green. Colours are given in
-RGB and swapped for BGR images.
+RGB and swapped for BGR images. What is drawn, in which colour and how thick, is decided in
+:mod:`movenet_ros.core.overlay`, which the markers and image markers share.
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from movenet_ros.core.keypoints import SKELETON, Side, keypoint_side
-from movenet_ros.core.results import Pose, visible_mask
+from movenet_ros.core.keypoints import Side
+from movenet_ros.core.overlay import SIDE_COLOURS_RGB, skeleton, stroke_sizes
+from movenet_ros.core.results import Pose
 
-SIDE_COLOURS_RGB: dict[Side, tuple[int, int, int]] = {
-    Side.LEFT: (255, 140, 0),
-    Side.RIGHT: (30, 144, 255),
-    Side.CENTRE: (50, 205, 50),
-}
+__all__ = ['BOX_COLOUR_RGB', 'SIDE_COLOURS_RGB', 'bgr_canvas', 'draw_poses']
 BOX_COLOUR_RGB = (255, 255, 255)
 _SHIFT = 4  # sub-pixel precision of cv2 drawing (1/16 px)
 
@@ -37,14 +35,11 @@ def draw_poses(image: np.ndarray, poses: list[Pose], keypoint_threshold: float,
     """Draw ``poses`` onto ``image`` in place (HxWx3 uint8) and return it.
 
     Only keypoints at or above ``keypoint_threshold`` are drawn, and a bone only when both
-    its ends are. Line widths scale with the image so overlays read the same at any size.
+    its ends are. Line widths scale with the image (``overlay.stroke_sizes``).
     """
     h, w = image.shape[:2]
-    thickness = max(1, round(max(h, w) / 400))
-    radius = max(2, round(max(h, w) / 250))
+    thickness, radius = stroke_sizes((w, h))
     for pose in poses:
-        kps = pose.keypoints
-        visible = visible_mask(kps[:, 2], keypoint_threshold)
         if draw_boxes and any(pose.box):
             x0, y0, x1, y1 = pose.box
             box_colour = BOX_COLOUR_RGB[::-1] if channel_order == 'bgr' else BOX_COLOUR_RGB
@@ -57,11 +52,22 @@ def draw_poses(image: np.ndarray, poses: list[Pose], keypoint_threshold: float,
             cv2.putText(image, label, (round(x0) + thickness, y_text),
                         cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness, box_colour, thickness,
                         cv2.LINE_AA)
-        for a, b, side in SKELETON:
-            if visible[a] and visible[b]:
-                cv2.line(image, _fixed(*kps[a, :2]), _fixed(*kps[b, :2]),
-                         _colour(side, channel_order), thickness + 1, cv2.LINE_AA, _SHIFT)
-        for i in np.flatnonzero(visible):
-            cv2.circle(image, _fixed(*kps[i, :2]), radius << _SHIFT,
-                       _colour(keypoint_side(i), channel_order), -1, cv2.LINE_AA, _SHIFT)
+        shown = skeleton(pose, keypoint_threshold)
+        for (a, b), side in zip(shown.bones.reshape(-1, 2, 2).tolist(), shown.bone_sides[::2],
+                                strict=True):
+            cv2.line(image, _fixed(*a), _fixed(*b), _colour(side, channel_order),
+                     thickness + 1, cv2.LINE_AA, _SHIFT)
+        for xy, side in zip(shown.keypoints.tolist(), shown.keypoint_sides, strict=True):
+            cv2.circle(image, _fixed(*xy), radius << _SHIFT, _colour(side, channel_order), -1,
+                       cv2.LINE_AA, _SHIFT)
     return image
+
+
+def bgr_canvas(image: np.ndarray, channel_order: str) -> np.ndarray:
+    """A new HxWx3 BGR copy of a decoded frame (grey HxW or HxWx1, RGB(A) or BGR(A) in
+    ``channel_order``), to draw on and write to a video file."""
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if channel_order == 'rgb':
+        return cv2.cvtColor(image[..., :3], cv2.COLOR_RGB2BGR)
+    return image[..., :3].copy()

@@ -31,6 +31,9 @@ IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.jpe', '.png', '.bmp', '.dib', '.webp', '.av
 # FFmpeg reads).
 VIDEO_SUFFIXES = ('.mp4', '.m4v', '.mov', '.avi', '.mkv', '.webm', '.mpg', '.mpeg', '.ts',
                   '.mts', '.m2ts', '.wmv', '.flv', '.3gp', '.ogv', '.mjpeg', '.y4m', '.gif')
+# rosbag2 storage files (MCAP, sqlite3). A bag is one of them, or a folder holding them (with
+# the metadata.yaml of a finished recording, or without: a recording that was killed).
+BAG_SUFFIXES = ('.mcap', '.db3')
 # Pixel budget for image files (a 48 MP phone photo fits): a corrupt or hostile header
 # declaring more is refused before decoding.
 DEFAULT_MAX_FILE_PIXELS = 8192 * 8192
@@ -158,6 +161,19 @@ def is_image_path(path: str | os.PathLike[str]) -> bool:
     return pathlib.Path(path).suffix.lower() in IMAGE_SUFFIXES
 
 
+def is_bag_path(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is read as a ROS 2 bag: a .mcap/.db3 file (existing or not, so that
+    opening it says what is wrong), or a folder with a metadata.yaml or a storage file."""
+    path = pathlib.Path(path)
+    if not path.is_dir():
+        return path.suffix in BAG_SUFFIXES
+    try:
+        return (path / 'metadata.yaml').is_file() or any(
+            p.suffix in BAG_SUFFIXES and p.is_file() for p in path.iterdir())
+    except OSError:
+        return False  # an unreadable folder: listing it says why
+
+
 def load_image(path: str | os.PathLike[str],
                max_pixels: int = DEFAULT_MAX_FILE_PIXELS) -> np.ndarray:
     """Decode one image file to BGR ``uint8``, refusing more than ``max_pixels`` pixels.
@@ -230,6 +246,8 @@ def _walk(folder: pathlib.Path, recursive: bool, listing: FolderListing,
     for entry in entries:
         if entry.name.startswith('.'):
             listing.skipped.append((entry, "hidden (the name starts with '.')"))
+        elif is_bag_path(entry):
+            listing.skipped.append((entry, 'a ROS 2 bag (give it as an input of its own)'))
         elif entry.is_dir():
             if not recursive:
                 listing.skipped.append((entry, 'a sub-folder (--recursive walks sub-folders)'))

@@ -126,6 +126,11 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('publish_markers', True,
                   'Publish visualization_msgs/MarkerArray on "pose_markers" (only built while '
                   'someone subscribes).'),
+    ParameterSpec('publish_image_markers', True,
+                  'Publish the 2D overlay as visualization_msgs/ImageMarker on '
+                  '"image_markers/bones" (LINE_LIST) and "image_markers/keypoints" (POINTS), '
+                  'in source-image pixels with the origin at the top-left corner of the image '
+                  '(only built while someone subscribes).'),
     ParameterSpec('publish_annotated_image', True,
                   'Publish the image with skeletons drawn on "image_annotated" (only drawn '
                   'while someone subscribes).'),
@@ -208,6 +213,7 @@ class RuntimeSettings:
     max_people: int
     crop_tracking: bool
     publish_markers: bool
+    publish_image_markers: bool
     publish_annotated_image: bool
     marker_depth: float
     marker_line_width: float
@@ -231,6 +237,7 @@ class RuntimeSettings:
         return cls(
             min_pose_score=values['min_pose_score'], max_people=values['max_people'],
             crop_tracking=values['crop_tracking'], publish_markers=values['publish_markers'],
+            publish_image_markers=values['publish_image_markers'],
             publish_annotated_image=values['publish_annotated_image'],
             marker_depth=values['marker_depth'],
             marker_line_width=values['marker_line_width'], temporal=temporal)

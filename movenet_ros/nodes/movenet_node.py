@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The movenet_node: camera images in, poses, RViz markers and an annotated image out.
+"""The movenet_node: camera images in, poses, RViz markers, image markers and an annotated
+image out.
 
 A managed (lifecycle) node. The constructor only declares parameters; then
 
@@ -38,7 +39,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from rclpy.task import Future
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from visualization_msgs.msg import MarkerArray
+from visualization_msgs.msg import ImageMarker, MarkerArray
 
 from movenet_ros.conversions.images import ImageConversionError
 from movenet_ros.core.model import ModelError
@@ -122,6 +123,10 @@ class MoveNetNode(LifecycleNode):
         self._outputs = {
             'poses': self.create_lifecycle_publisher(PersonPoseArray, 'poses', RELIABLE),
             'markers': self.create_lifecycle_publisher(MarkerArray, 'pose_markers', RELIABLE),
+            'bones': self.create_lifecycle_publisher(ImageMarker, 'image_markers/bones',
+                                                     RELIABLE),
+            'keypoints': self.create_lifecycle_publisher(ImageMarker,
+                                                         'image_markers/keypoints', RELIABLE),
             'annotated': self.create_lifecycle_publisher(
                 Image, 'image_annotated',
                 QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)),
@@ -297,6 +302,11 @@ class MoveNetNode(LifecycleNode):
                 self.get_logger().warning(f'camera_info: {camera_state}',
                                           throttle_duration_sec=WARN_THROTTLE_S)
             outputs['markers'].publish(markers)
+        if settings.publish_image_markers and (outputs['bones'].get_subscription_count() or
+                                               outputs['keypoints'].get_subscription_count()):
+            bones, keypoints = pipeline.image_markers(frame)
+            outputs['bones'].publish(bones)
+            outputs['keypoints'].publish(keypoints)
         if settings.publish_annotated_image and outputs['annotated'].get_subscription_count():
             outputs['annotated'].publish(pipeline.annotated(frame))
         stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec

@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from visualization_msgs.msg import MarkerArray
+from visualization_msgs.msg import ImageMarker, MarkerArray
 
 from movenet_ros.conversions.images import array_to_image_msg, compressed_to_array, image_to_array
-from movenet_ros.conversions.markers import poses_to_markers
+from movenet_ros.conversions.markers import poses_to_image_markers, poses_to_markers
 from movenet_ros.conversions.poses import result_to_msg
 from movenet_ros.core.camera import DEFAULT_HFOV_DEG, Pinhole
 from movenet_ros.core.drawing import draw_poses
@@ -121,6 +121,12 @@ class FramePipeline:
         return poses_to_markers(result.poses, frame.poses.header, camera, settings.marker_depth,
                                 settings.keypoint_threshold,
                                 settings.marker_line_width), camera_state
+
+    def image_markers(self, frame: Frame) -> tuple[ImageMarker, ImageMarker]:
+        """The frame's 2D overlay: (bones, keypoints), in corner-origin image pixels."""
+        result = frame.result
+        return poses_to_image_markers(result.poses, frame.poses.header,
+                                      self.settings.keypoint_threshold, result.image_size)
 
     def annotated(self, frame: Frame) -> Image:
         """The frame's image with its skeletons drawn."""

@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The geometry every pose overlay shares: which bones and keypoints are shown, and in what
+colour and size, for the annotated image, the RViz markers (3D), the image markers (2D) and
+the bags.
+
+The node's messages (rclpy types, :mod:`movenet_ros.conversions`) and the bag writer's
+(rosbags types, :mod:`movenet_ros.core.bag_messages`) are both built from these functions,
+so a marker in a bag is the marker the node publishes, byte for byte.
+
+Pixel conventions. Our poses put (0, 0) at the *centre* of the top-left pixel (OpenCV,
+image_geometry). ``visualization_msgs/ImageMarker`` does not define its origin; Foxglove, the
+viewer that draws it over a camera image, puts (0, 0) at the top-left *corner* of that pixel.
+Image markers are therefore written in corner coordinates, ``x + 0.5, y + 0.5`` of our pixels
+(:data:`IMAGE_MARKER_OFFSET`), so they land exactly on the keypoints there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from movenet_ros.core.camera import Pinhole
+from movenet_ros.core.keypoints import SKELETON, Side, keypoint_side
+from movenet_ros.core.results import Pose
+
+# Left limbs orange, right limbs blue, centre (head, shoulder and hip lines) green.
+SIDE_COLOURS_RGB: dict[Side, tuple[int, int, int]] = {
+    Side.LEFT: (255, 140, 0),
+    Side.RIGHT: (30, 144, 255),
+    Side.CENTRE: (50, 205, 50),
+}
+
+NAMESPACE_BONES = 'bones'
+NAMESPACE_KEYPOINTS = 'keypoints'
+# RViz markers: distance of the plane a 2D pose is drawn on (m) and bone width (m).
+DEFAULT_MARKER_DEPTH = 2.0
+DEFAULT_MARKER_LINE_WIDTH = 0.02
+# RViz keypoint spheres: diameter in bone widths.
+KEYPOINT_SIZE_PER_LINE_WIDTH = 2.5
+# Our pixel centres -> the corner-origin pixels of image markers (see the module docstring).
+IMAGE_MARKER_OFFSET = 0.5
+
+RGBA = tuple[float, float, float, float]
+
+
+def stroke_sizes(image_wh: tuple[int, int]) -> tuple[int, int]:
+    """(line thickness, keypoint radius) in pixels for an image of ``image_wh``: strokes grow
+    with the image so overlays read the same at any size (bones are drawn one pixel thicker).
+    """
+    longest = max(image_wh)
+    return max(1, round(longest / 400)), max(2, round(longest / 250))
+
+
+def side_rgba(side: Side) -> RGBA:
+    """The side's drawing colour as RGBA in [0, 1], opaque (the message colour format)."""
+    r, g, b = SIDE_COLOURS_RGB[side]
+    return (r / 255.0, g / 255.0, b / 255.0, 1.0)
+
+
+SIDE_RGBA: dict[Side, RGBA] = {side: side_rgba(side) for side in SIDE_COLOURS_RGB}
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """One person's visible bones and keypoints, in our source-image pixels.
+
+    ``bones`` is (2B, 2): bone i runs from row 2i to row 2i + 1, as LINE_LIST markers want
+    it; ``bone_sides`` has one side per row. ``keypoints`` (K, 2) are the visible keypoints
+    in MoveNet order, ``keypoint_sides`` their sides.
+    """
+
+    bones: np.ndarray
+    bone_sides: tuple[Side, ...]
+    keypoints: np.ndarray
+    keypoint_sides: tuple[Side, ...]
+
+
+def skeleton(pose: Pose, keypoint_threshold: float) -> Skeleton:
+    """The bones (both ends visible) and keypoints (visible) of ``pose``, as drawn."""
+    visible = pose.visible(keypoint_threshold)
+    xy = pose.keypoints[:, :2].astype(np.float64)
+    ends = [i for a, b, _ in SKELETON if visible[a] and visible[b] for i in (a, b)]
+    sides = tuple(side for a, b, side in SKELETON if visible[a] and visible[b]
+                  for _ in (a, b))
+    shown = np.flatnonzero(visible)
+    return Skeleton(bones=xy[ends].reshape(-1, 2), bone_sides=sides,
+                    keypoints=xy[shown].reshape(-1, 2),
+                    keypoint_sides=tuple(keypoint_side(int(i)) for i in shown))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One marker's worth of points, ready to become a Marker or an ImageMarker.
+
+    ``kind`` names the message's type constant ('LINE_LIST', 'SPHERE_LIST' or 'POINTS');
+    ``points`` is (N, 3) (z = 0 for image markers), ``colours`` one RGBA per point, ``scale``
+    the marker's scale (image markers use ``scale[0]``: the line width or point diameter).
+    ``colour`` is the one colour for viewers that ignore per-point colours (image markers'
+    ``outline_color``).
+    """
+
+    ns: str
+    id: int
+    kind: str
+    points: np.ndarray
+    colours: tuple[RGBA, ...]
+    scale: tuple[float, float, float]
+    colour: RGBA = SIDE_RGBA[Side.CENTRE]
+
+
+def _colours(sides: tuple[Side, ...]) -> tuple[RGBA, ...]:
+    return tuple(SIDE_RGBA[side] for side in sides)
+
+
+def marker_shapes(poses: list[Pose], camera: Pinhole, depth: float, keypoint_threshold: float,
+                  line_width: float = DEFAULT_MARKER_LINE_WIDTH) -> list[Shape]:
+    """RViz markers of ``poses``: per person (id = its index) a LINE_LIST of bones and a
+    SPHERE_LIST of keypoints, each point on its viewing ray at ``depth`` metres (a 2D pose has
+    no distance), in the image's optical frame. Empty shapes are left out."""
+    shapes = []
+    for index, pose in enumerate(poses):
+        shown = skeleton(pose, keypoint_threshold)
+        joint = KEYPOINT_SIZE_PER_LINE_WIDTH * line_width
+        for ns, kind, xy, sides, scale in (
+                (NAMESPACE_BONES, 'LINE_LIST', shown.bones, shown.bone_sides,
+                 (line_width, 0.0, 0.0)),
+                (NAMESPACE_KEYPOINTS, 'SPHERE_LIST', shown.keypoints, shown.keypoint_sides,
+                 (joint, joint, joint))):
+            if len(xy):
+                shapes.append(Shape(ns, index, kind, camera.points_at_depth(xy, depth),
+                                    _colours(sides), scale))
+    return shapes
+
+
+def image_marker_shapes(poses: list[Pose], keypoint_threshold: float,
+                        image_wh: tuple[int, int]) -> tuple[Shape, Shape]:
+    """Everyone's bones (a LINE_LIST) and keypoints (POINTS) on an image of ``image_wh``, in
+    corner-origin pixels (see the module docstring), sized like the annotated image's strokes.
+
+    Always both shapes, empty when nobody is seen: each replaces the previous one in a viewer,
+    so people who left never leave an overlay behind.
+    """
+    skeletons = [skeleton(p, keypoint_threshold) for p in poses]
+    thickness, radius = stroke_sizes(image_wh)
+
+    def points(field: str) -> np.ndarray:
+        xy = np.concatenate([np.empty((0, 2)), *(getattr(s, field) for s in skeletons)])
+        return np.column_stack([xy + IMAGE_MARKER_OFFSET, np.zeros(len(xy))])
+
+    bones = Shape(NAMESPACE_BONES, 0, 'LINE_LIST', points('bones'),
+                  _colours(tuple(side for s in skeletons for side in s.bone_sides)),
+                  (float(thickness + 1), 0.0, 0.0))
+    keypoints = Shape(NAMESPACE_KEYPOINTS, 0, 'POINTS', points('keypoints'),
+                      _colours(tuple(side for s in skeletons for side in s.keypoint_sides)),
+                      (float(2 * radius), 0.0, 0.0))
+    return bones, keypoints
