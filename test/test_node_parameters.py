@@ -14,7 +14,7 @@ from footage import read_frames
 import pytest
 from rcl_interfaces.srv import DescribeParameters, ListParameters
 import rclpy
-from ros_helpers import call, set_parameters, start_node, stop_cleanly
+from ros_helpers import call, set_parameters, spin_until, start_node, stop_cleanly
 import yaml
 
 from movenet_ros.conversions.images import array_to_image_msg
