@@ -546,6 +546,56 @@ def compare_markdown(report: dict) -> str:
     return '\n'.join(lines)
 
 
+def compare_plot(report: dict, path: pathlib.Path) -> None:
+    """Stacked p50 per case and variant: floor (the echo), paced invoke, node-added; the
+    node's p95 as a tick. Means over the repeats."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    rows = report['rows']
+    labels = [v['label'] for v in report['variants']]
+    cases = [(m, s, label) for m, s in dict.fromkeys((r['model'], r['size']) for r in rows
+                                                     if r['model'] != 'echo')
+             for label in labels]
+
+    def mean(key: str, **match) -> float:
+        values = [r[key] for r in rows if all(r[k] == v for k, v in match.items())
+                  and r[key] is not None]
+        return float(np.mean(values)) if values else float('nan')
+    floor = np.array([mean('latency_p50', model='echo', size=s, variant=v) for _, s, v in cases])
+    model = np.array([mean('paced_invoke_p50', model=m, size=s, variant=v)
+                      for m, s, v in cases])
+    total = np.array([mean('latency_p50', model=m, size=s, variant=v) for m, s, v in cases])
+    p95 = [mean('latency_p95', model=m, size=s, variant=v) for m, s, v in cases]
+    x = np.arange(len(cases))
+    fig, ax = plt.subplots(figsize=(max(8, len(cases) * 0.55), 5))
+    ax.bar(x, floor, color='#8c8c8c', label='floor: echo node p50')
+    ax.bar(x, model, bottom=floor, color='#4c72b0', label='model: invoke() paced p50')
+    ax.bar(x, np.maximum(total - floor - model, 0), bottom=floor + model, color='#c44e52',
+           label='node-added p50 (shown when > 0)')
+    top = 1.6 * float(np.nanmax(np.maximum(total, floor + model)))
+    ax.scatter(x, np.minimum(p95, top * 0.97), marker='_', s=120, color='black', zorder=3,
+               label='node latency p95 (value printed when off the chart)')
+    for i, value in enumerate(p95):
+        if value > top * 0.97:
+            ax.annotate(f'{value:.0f}', (x[i], top * 0.97), fontsize=6, ha='center',
+                        va='top', xytext=(0, -3), textcoords='offset points')
+    ax.set_ylim(0, top)
+    ax.set_xticks(x, [f'{m}\n{s}\n{v}' for m, s, v in cases], rotation=60, fontsize=7)
+    ax.set_ylabel('ms')
+    load = report['machine']
+    ax.set_title(f"movenet_node latency = floor + model + node, {report['plan'][0][1]} Hz raw "
+                 f"(load {load['loadavg'][0]:.1f} -> {load['loadavg_after'][0]:.1f})",
+                 fontsize=10)
+    ax.grid(alpha=0.3, axis='y')
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 # ---- report -----------------------------------------------------------------------------------
 
 def markdown(report: dict) -> str:
@@ -945,6 +995,8 @@ def main_compare(args, sizes: list[str], info: dict, started: float, domain: int
     (args.out / f'{args.name}.json').write_text(json.dumps(report, indent=2) + '\n')
     text = compare_markdown(report)
     (args.out / f'{args.name}.md').write_text(text + '\n')
+    if args.compare_echo:
+        compare_plot(report, args.doc / f'{args.name}.png')
     print(text)
     print(f"\n{info['cpu']}, {info['cpus']} CPUs, load average before {info['loadavg']}, "
           f"after {report['machine']['loadavg_after']}; {report['elapsed_s']:.0f} s.")
