@@ -3,6 +3,7 @@
 
     ros2 launch movenet_ros demo.launch.py source:=/path/to/video.mp4
     ros2 launch movenet_ros demo.launch.py source:=/dev/video0 mode:=multipose rviz:=true
+    ros2 launch movenet_ros demo.launch.py source:=video.mp4 mode:=multipose refine:=thunder
 
 video_publisher publishes image + camera_info in frame camera_optical_frame (the fixed
 frame of config/movenet.rviz); movenet.launch.py runs the node on them. Raw frames of HD
@@ -21,6 +22,7 @@ from launch_ros.substitutions import FindPackageShare
 
 PACKAGE = 'movenet_ros'
 MODES = ['singlepose_lightning', 'singlepose_thunder', 'multipose']
+REFINERS = ['none', 'thunder', 'lightning']
 BOOLEANS = ['true', 'false']
 # The frame the RViz config is fixed to.
 FRAME_ID = 'camera_optical_frame'
@@ -33,8 +35,10 @@ def generate_launch_description() -> LaunchDescription:
     rate = LaunchConfiguration('rate')
     loop = LaunchConfiguration('loop')
     mode = LaunchConfiguration('mode')
+    refine = LaunchConfiguration('refine')
     image = LaunchConfiguration('image')
     rviz = LaunchConfiguration('rviz')
+    depth = LaunchConfiguration('depth')
 
     video_publisher = Node(
         package=PACKAGE,
@@ -64,7 +68,8 @@ def generate_launch_description() -> LaunchDescription:
     movenet = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(
             PathJoinSubstitution([share, 'launch', 'movenet.launch.py'])),
-        launch_arguments={'mode': mode, 'image': image}.items(),
+        launch_arguments={'mode': mode, 'refine': refine, 'image': image,
+                          'depth': depth}.items(),
     )
 
     rviz_node = Node(
@@ -92,8 +97,17 @@ def generate_launch_description() -> LaunchDescription:
             description='MoveNet model, passed to movenet.launch.py: singlepose_lightning, '
                         'singlepose_thunder or multipose.'),
         DeclareLaunchArgument(
+            'refine', default_value='none', choices=REFINERS,
+            description='mode:=multipose only, passed to movenet.launch.py: refine each person '
+                        'with a single-pose model (none, thunder or lightning).'),
+        DeclareLaunchArgument(
             'image', default_value='image',
             description='Image topic between the publisher and movenet_node.'),
+        DeclareLaunchArgument(
+            'depth', default_value='false', choices=BOOLEANS,
+            description='true for an RGB-D folder source (camera.json, color/, depth/): the '
+                        'publisher plays its depth on depth/image and movenet_node lifts the '
+                        'poses to 3D.'),
         DeclareLaunchArgument(
             'rviz', default_value='false', choices=BOOLEANS,
             description='Also start RViz with config/movenet.rviz (annotated image and 3D '

@@ -46,9 +46,9 @@ from movenet_ros.core.drawing import bgr_canvas, draw_poses
 from movenet_ros.core.estimator import (
     DEFAULT_KEYPOINT_THRESHOLD,
     DEFAULT_MAX_PEOPLE,
-    DEFAULT_MIN_POSE_SCORE,
     MAX_PEOPLE_RANGE,
     PoseEstimator,
+    tuned_min_pose_scores,
 )
 from movenet_ros.core.geometry import DEFAULT_MULTIPOSE_MAX_SIDE, MULTIPOSE_MAX_SIDE_RANGE
 from movenet_ros.core.media import (
@@ -70,6 +70,13 @@ from movenet_ros.core.model import (
     MoveNetModel,
 )
 from movenet_ros.core.options import SCORE_RANGE, Range
+from movenet_ros.core.refine import (
+    DEFAULT_MAX_REFINED,
+    MAX_REFINED_RANGE,
+    REFINE_MODELS,
+    RefinedPoseEstimator,
+    build_estimator,
+)
 from movenet_ros.core.results import PoseResult
 from movenet_ros.core.temporal import TemporalFilter, TemporalSettings
 from movenet_ros.core.tracking import DEFAULT_MIN_SIMILARITY
@@ -201,14 +208,26 @@ def build_parser() -> argparse.ArgumentParser:
                        default=DEFAULT_KEYPOINT_THRESHOLD,
                        help='keypoint score threshold for drawing, boxes and tracking, '
                             f'{_range_help(SCORE_RANGE)} (%(default)s)')
-    infer.add_argument('--min-pose-score', type=_ranged(SCORE_RANGE),
-                       default=DEFAULT_MIN_POSE_SCORE,
-                       help='people with a lower pose score are not reported, '
-                            f'{_range_help(SCORE_RANGE)} (%(default)s)')
+    infer.add_argument('--min-pose-score', type=_ranged(SCORE_RANGE), default=0.0,
+                       help='people with a lower pose score are not reported (single-pose: '
+                            'the mean of the 5 best keypoint scores; MultiPose: its person '
+                            f'score), {_range_help(SCORE_RANGE)}; 0 is the tuned default of '
+                            f'the model ({tuned_min_pose_scores()}) (%(default)s)')
     infer.add_argument('--max-people', type=_ranged(MAX_PEOPLE_RANGE),
                        default=DEFAULT_MAX_PEOPLE,
                        help=f'MultiPose: at most N people, {_range_help(MAX_PEOPLE_RANGE)} '
                             '(%(default)s)')
+    infer.add_argument('--refine', choices=('none', *REFINE_MODELS), default='none',
+                       help='--model multipose: refine each person with a single-pose model on '
+                            'a crop around them (thunder: most accurate) (%(default)s)')
+    infer.add_argument('--refine-max-people', type=_ranged(MAX_REFINED_RANGE),
+                       default=DEFAULT_MAX_REFINED,
+                       help='--refine: people refined per image at most, largest first, '
+                            f'{_range_help(MAX_REFINED_RANGE)} (%(default)s)')
+    infer.add_argument('--refine-min-pose-score', type=_ranged(SCORE_RANGE), default=0.0,
+                       help='--refine: refined people with a lower single-pose score are not '
+                            f'reported, {_range_help(SCORE_RANGE)}; 0 is the tuned default '
+                            f'({tuned_min_pose_scores(refined=True)}) (%(default)s)')
     infer.add_argument('--multipose-max-side', type=_ranged(MULTIPOSE_MAX_SIDE_RANGE),
                        default=DEFAULT_MULTIPOSE_MAX_SIDE,
                        help='MultiPose input: the larger side in pixels, '
@@ -676,7 +695,7 @@ class Bags:
             self.output.close()
 
 
-def prepare(args) -> tuple[Plan, PoseEstimator, TemporalFilter, Bags]:
+def prepare(args) -> tuple[Plan, PoseEstimator | RefinedPoseEstimator, TemporalFilter, Bags]:
     """Everything that can be refused before the first frame; raises UsageError/ModelError.
 
     Nothing is written yet, except the output folder and the --bag-out bag, created last.
@@ -689,9 +708,17 @@ def prepare(args) -> tuple[Plan, PoseEstimator, TemporalFilter, Bags]:
         model = MoveNetModel(args.model, num_threads=args.threads,
                              multipose_max_side=args.multipose_max_side,
                              thread_placement=args.thread_placement)
-        estimator = PoseEstimator(model, keypoint_threshold=args.threshold,
-                                  min_pose_score=args.min_pose_score,
-                                  max_people=args.max_people)
+        refiner = (MoveNetModel(args.refine, num_threads=args.threads,
+                                thread_placement=args.thread_placement)
+                   if args.refine != 'none' else None)
+        try:
+            estimator = build_estimator(
+                model, refiner, keypoint_threshold=args.threshold,
+                min_pose_score=args.min_pose_score or None, max_people=args.max_people,
+                refined_min_pose_score=args.refine_min_pose_score or None,
+                max_refined=args.refine_max_people)
+        except ValueError as exc:
+            raise UsageError(f'--refine {args.refine}: {exc}') from None
         temporal = TemporalFilter(temporal_settings(args))
         if output_folder:
             try:
@@ -715,7 +742,7 @@ def infer(args) -> int:
     except (UsageError, ModelError, ValueError) as exc:
         print(f'movenet-ros: error: {exc}', file=sys.stderr)
         return EXIT_USAGE
-    report = Report(estimator.model.name, inputs=len(plan.jobs), skipped=plan.skipped)
+    report = Report(estimator.name, inputs=len(plan.jobs), skipped=plan.skipped)
     for source, message in plan.failed:
         report.fail(source, message)
     json_out = None

@@ -29,6 +29,7 @@ fault per 4 KiB page each time (measured: 2,000 faults and ~4 ms per 1280x720 fr
 
 from __future__ import annotations
 
+import _thread
 import atexit
 import contextlib
 from dataclasses import dataclass
@@ -37,11 +38,13 @@ from importlib import import_module
 import os
 import signal
 import sys
+import threading
 import time
 from typing import NoReturn
 
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 FORCE_AFTER_S = 3.0
+REDELIVER_AFTER_S = 0.01  # a signal lost in a callback is sent again after this
 # glibc malloc: blocks below this come from the heap, not from a mapping of their own ...
 MMAP_THRESHOLD = 64 << 20
 # ... and free memory at the top of a heap is given back only beyond this.
@@ -133,6 +136,8 @@ class SignalGuard:
         # Exit handlers run last-registered first: this one runs after all others, once no
         # Python code is left to interrupt, and covers the rest of the finalisation.
         atexit.register(self._ignore_signals)
+        self._previous_unraisablehook = sys.unraisablehook
+        sys.unraisablehook = self._on_unraisable
         if hasattr(signal, 'pthread_sigmask'):  # POSIX; Windows has no signal masks
             signal.pthread_sigmask(signal.SIG_UNBLOCK, SHUTDOWN_SIGNALS)
 
@@ -191,6 +196,30 @@ class SignalGuard:
             self._report(f'still shutting down {FORCE_AFTER_S:.0f} s after the first signal; '
                          f'forced exit on {signal.Signals(signum).name}', always=True)
             self._exit_now(128 + signum)
+
+    def _on_unraisable(self, unraisable) -> None:
+        """A ShutdownSignal raised where Python discards exceptions: deliver it again.
+
+        The handler runs between any two bytecodes, also in a weakref callback or a
+        ``__del__`` (import's module-lock callback, under load), where the exception is
+        printed as "Exception ignored" and lost, so the program would go on running. The
+        signal is sent again, shortly, from another thread, so that its handler runs once
+        the main thread has left the callback (and this hook: nothing here may wait, or the
+        handler would run inside the hook). Should it land in such a place again, the same
+        happens again.
+        """
+        exc = unraisable.exc_value
+        if isinstance(exc, ShutdownSignal) and self._phase is Phase.STOPPING:
+            self._phase, self._interrupted_by, self._first_signal_at = Phase.RUNNING, None, None
+            _thread.start_new_thread(self._send_again, (threading.main_thread().ident,
+                                                        exc.signum))
+            return
+        self._previous_unraisablehook(unraisable)
+
+    @staticmethod
+    def _send_again(main_thread: int, signum: int) -> None:
+        time.sleep(REDELIVER_AFTER_S)
+        signal.pthread_kill(main_thread, signum)
 
     def _report(self, message: str, always: bool = False) -> None:
         if always or not self.program.ros_node:

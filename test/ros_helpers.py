@@ -12,7 +12,7 @@ import time
 from builtin_interfaces.msg import Time
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from geometry_msgs.msg import Point
+from geometry_msgs.msg import Point, Vector3
 import numpy as np
 from rcl_interfaces.srv import SetParameters
 import rclpy
@@ -42,7 +42,9 @@ def sample_pose_array() -> PersonPoseArray:
         ]
         persons.append(PersonPose(
             id=person_id, score=0.75 - p / 4.0, x_min=5.5 + p, y_min=6.25, x_max=300.75,
-            y_max=410.0 + p, keypoints=keypoints))
+            y_max=410.0 + p, keypoints=keypoints,
+            position=Point(x=0.375 - p, y=-0.0625, z=2.25 + p), position_valid=not p,
+            facing=Vector3(x=0.6, y=0.0, z=-0.8 + p / 8.0), facing_valid=bool(p)))
     return PersonPoseArray(
         header=Header(stamp=Time(sec=1_732_500_000, nanosec=123_456_789),
                       frame_id='camera_optical_frame'),

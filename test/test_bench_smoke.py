@@ -114,3 +114,48 @@ def test_two_hosts_quick(tmp_path):
         assert row['exit_code'] == 0 and row['answered'] > 0, row
     [check] = report['video_publisher']
     assert check['camera_exit'] == 0 and check['answered'] > 0, check
+
+
+def test_accuracy_quick(tmp_path):
+    """bench/accuracy.py on 10 photos of the development set (skipped where it is absent)."""
+    sys.path.insert(0, str(BENCH))
+    import keypoint_eval
+
+    if keypoint_eval.find_dev_set(BENCH.parent) is None:
+        pytest.skip(f'labelled development set not found: {keypoint_eval.dev_set_absence()}; '
+                    'this smoke test runs where it exists, as on CI')
+    command = [sys.executable, str(BENCH / 'accuracy.py'), '--quick', '--modes', 'lightning',
+               'multipose', 'multipose+lightning', '--out', str(tmp_path), '--doc',
+               str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f'{done.stdout}\n{done.stderr}'
+    assert 'Traceback' not in done.stderr, done.stderr
+    report = json.loads((tmp_path / 'accuracy.json').read_text())
+    assert report['dataset']['images'] == 10 and report['dataset']['people'] > 0
+    assert set(report['modes']) == {'lightning', 'multipose', 'multipose+lightning'}
+    for row in report['modes'].values():
+        assert 0.0 <= row['images']['ap'] <= 1.0
+        low, high = row['images']['ap_ci']
+        assert 0.0 <= low <= high <= 1.0
+        assert len(row['images']['sweep']) == 13
+    assert report['crops']['lightning']['people'] == report['dataset']['people']
+    assert set(report['fps']['modes']) == set(report['modes'])
+    assert report['refinement_vs_multipose']['multipose+lightning']['ap_gain_ci']
+    assert (tmp_path / 'accuracy.png').stat().st_size > 10_000
+    assert '| multipose+lightning |' in (tmp_path / 'accuracy.md').read_text()
+    assert '| multipose+lightning |' in done.stdout
+    # What it prints is the table of the README's Accuracy section (same columns).
+    header = (tmp_path / 'accuracy.md').read_text().splitlines()[0]
+    assert header in done.stdout and header in accuracy_section()
+
+
+def accuracy_section() -> str:
+    readme = (BENCH.parent / 'README.md').read_text()
+    section = readme[readme.index('\n## Accuracy\n'):]
+    return section[:section.index('\n## ', 5)]
+
+
+def test_readme_accuracy_table_is_the_committed_result():
+    """The README shows bench/results/accuracy.md, the table of the last full run."""
+    table = (BENCH / 'results' / 'accuracy.md').read_text().strip()
+    assert table.count('\n') >= 6 and table in accuracy_section()

@@ -15,6 +15,7 @@ second call on the same frame), which is what a video stream gets from its secon
 from __future__ import annotations
 
 import cv2
+from footage import PERSON_BOX
 import numpy as np
 import pytest
 
@@ -25,15 +26,6 @@ from movenet_ros.core.results import Pose, PoseResult
 
 THRESHOLD = 0.3  # the estimator's default keypoint threshold: "confident" below
 
-# (x_min, y_min, x_max, y_max) in source pixels, measured by hand on the frames.
-PERSON_BOX = {
-    (0, 'man'): (585, 75, 720, 455),      # standing upright, facing the camera
-    (80, 'man'): (572, 95, 700, 455),     # still on the block, facing the camera
-    (100, 'man'): (585, 75, 705, 455),    # turning to walk along the block (3/4 view)
-    (80, 'woman'): (1100, 525, 1350, 930),   # walking leftwards, side view, mid-stride
-    (100, 'woman'): (900, 520, 1150, 930),
-    (120, 'woman'): (712, 512, 952, 928),
-}
 # Where the man is during frames 0-80: on top of the block (its roof is at y ~ 460); the
 # woman is never above y = 500 nor left of x = 1050 in those frames.
 MAN_ON_BLOCK = (450, 0, 850, 480)

@@ -334,6 +334,9 @@ def test_rviz_config_shows_the_node_outputs():
     displays = {d['Class']: d for d in manager['Displays']}
     assert displays['rviz_default_plugins/Image']['Topic']['Value'] == '/image_annotated'
     assert displays['rviz_default_plugins/MarkerArray']['Topic']['Value'] == '/pose_markers'
+    assert displays['rviz_default_plugins/MarkerArray']['Namespaces'] == \
+        {'bones': True, 'ids': True, 'keypoints': True}
+    assert displays['rviz_default_plugins/PoseArray']['Topic']['Value'] == '/people'
     assert 'rviz_default_plugins/Grid' in displays
     view = manager['Views']['Current']
     # Looking along +z of the optical frame: from below the focal point, pitch about -90 deg.
@@ -422,3 +425,36 @@ def test_the_launch_file_starts_a_lifecycle_node(ros_node, autostart, state):
         out, _ = launch.communicate(timeout=30)
     assert launch.returncode == 0, out
     assert 'Traceback' not in out, out
+
+
+def test_the_launch_file_wires_an_aligned_depth_camera(ros_node):
+    """Where launch_ros is installed: depth_image / depth_camera_info remap the node's depth
+    inputs (which turns depth on) and it publishes people, as for a RealSense."""
+    pytest.importorskip('launch_ros')
+    import signal
+    import subprocess
+    import sys
+
+    from ros_helpers import spin_until
+
+    node, executor = ros_node
+    depth_image = '/cam/aligned_depth_to_color/image_raw'
+    depth_info = '/cam/aligned_depth_to_color/camera_info'
+    launch = subprocess.Popen([sys.executable, '-c', LAUNCH, str(REPO / 'launch' /
+                                                               'movenet.launch.py'),
+                               'node_name:=launched_rgbd', f'depth_image:={depth_image}',
+                               f'depth_camera_info:={depth_info}'],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def wired() -> bool:
+            return (node.count_subscribers(depth_image) == 1
+                    and node.count_subscribers(depth_info) == 1
+                    and node.count_publishers('/people') == 1)
+
+        assert spin_until(node, executor, wired, 40.0)
+        assert node.count_subscribers('/depth/image') == 0
+    finally:
+        launch.send_signal(signal.SIGINT)
+        out, _ = launch.communicate(timeout=30)
+    assert launch.returncode == 0, out
+    assert f'depth on "{depth_image}"' in out, out

@@ -14,8 +14,9 @@ from movenet_ros.msg import PersonPose, PersonPoseArray
 
 PUBLISHER = pathlib.Path(__file__).parent / 'nodes' / 'pose_array_publisher.py'
 # header (sec, nanosec, frame_id) + width, height, model, threshold + persons length
-# + per person (id, score, 4 box values, keypoints length + 17 x (x, y, score, 3 position, valid))
-FIELDS_PER_PERSON = 6 + 1 + 17 * 7
+# + per person (id, score, 4 box values, keypoints length + 17 x (x, y, score, 3 position, valid)
+# + 3 position, position_valid, 3 facing, facing_valid)
+FIELDS_PER_PERSON = 6 + 1 + 17 * 7 + 8
 
 
 def receive_from_publisher(ros_node, *args: str) -> PersonPoseArray:

@@ -77,7 +77,10 @@ def test_markers_and_annotated_image_follow_the_image(repo, camera, frames):
         markers = of_this_image(camera.markers)[0].markers
         assert markers[0].action == Marker.DELETEALL  # old people never linger
         drawn = markers[1:]
-        assert {m.ns for m in drawn} == {'bones', 'keypoints'}
+        assert {m.ns for m in drawn} == {'bones', 'keypoints', 'ids'}
+        label = next(m for m in drawn if m.ns == 'ids')
+        assert (label.type, label.text) == (Marker.TEXT_VIEW_FACING, str(poses.persons[0].id))
+        assert label.pose.position.z == pytest.approx(2.0)  # on the plane, above the head
         for marker in markers:
             assert marker.header == msg.header
         bones = next(m for m in drawn if m.ns == 'bones')

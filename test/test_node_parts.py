@@ -9,11 +9,14 @@ import time
 
 import pytest
 
+from movenet_ros.core.depth import DepthSettings
 from movenet_ros.core.options import Range
+from movenet_ros.core.sync import DEFAULT_CAPACITY, DEFAULT_TOLERANCE_S, TOLERANCE_S_RANGE
 from movenet_ros.core.temporal import TemporalSettings
 from movenet_ros.nodes.diagnostics import Level, View, assess
 from movenet_ros.nodes.intake import FrameAccounting, FrameSlot, Pending, SequenceStreams
 from movenet_ros.nodes.movenet_config import (
+    DEPTH_FIELDS,
     PARAMETERS,
     SPECS,
     TEMPORAL_FIELDS,
@@ -81,12 +84,34 @@ def test_runtime_settings_hold_every_run_time_parameter():
     assert settings.temporal == TemporalSettings()  # the node's defaults are the core's
     for spec in PARAMETERS:
         if spec.applies is Applies.RUN:
-            assert spec.name in TEMPORAL_FIELDS or hasattr(settings, spec.name), spec.name
+            assert (spec.name in TEMPORAL_FIELDS or spec.name in DEPTH_FIELDS
+                    or spec.name == 'depth.sync_tolerance'
+                    or hasattr(settings, spec.name)), spec.name
     changed = RuntimeSettings.from_values(DEFAULTS | {'smoothing.beta': 3.0,
                                                       'keypoint_threshold': 0.4})
     assert (changed.temporal.beta, changed.keypoint_threshold) == (3.0, 0.4)
     with pytest.raises(ValueError, match=r'^parameter tracking\.max_tracks: max_tracks must be'):
         RuntimeSettings.from_values(DEFAULTS | {'tracking.max_tracks': 0})
+
+
+def test_depth_parameters_take_the_core_s_defaults_ranges_and_checks():
+    settings = RuntimeSettings.from_values(DEFAULTS)
+    assert settings.depth == DepthSettings() and settings.depth_tolerance == DEFAULT_TOLERANCE_S
+    config = NodeConfig.from_values(DEFAULTS)
+    assert (config.depth_enabled, config.depth_queue_size) == (False, DEFAULT_CAPACITY)
+    for name, field in DEPTH_FIELDS.items():
+        assert SPECS[name].range is DepthSettings.RANGES[field], name
+    assert SPECS['depth.sync_tolerance'].range is TOLERANCE_S_RANGE
+    assert SPECS['depth.enabled'].applies is Applies.CONFIGURE
+    changed = RuntimeSettings.from_values(DEFAULTS | {'depth.patch_size': 9,
+                                                      'depth.sync_tolerance': 0.005})
+    assert (changed.depth.patch_size, changed.depth_tolerance) == (9, 0.005)
+    # What a descriptor cannot say, in the parameter's name.
+    with pytest.raises(ValueError, match=r'^parameter depth\.patch_size: patch_size must be odd'):
+        RuntimeSettings.from_values(DEFAULTS | {'depth.patch_size': 8})
+    with pytest.raises(ValueError, match=r'^parameter depth\.max_range: max_range \(1 m\) must '
+                                         r'be larger than min_range \(2 m\)'):
+        RuntimeSettings.from_values(DEFAULTS | {'depth.min_range': 2.0, 'depth.max_range': 1.0})
 
 
 def test_tracking_parameters_take_the_core_s_ranges():

@@ -231,6 +231,45 @@ def test_a_signal_long_after_the_first_forces_a_hung_teardown_to_end(tmp_path):
     assert not any(word in out for word in BAD_WORDS), out
 
 
+LOST_IN_A_CALLBACK = """
+import os, signal, time, weakref
+
+
+class Thing:
+    pass
+
+
+def main():
+    def callback(_ref):  # Python prints and discards what a weakref callback raises
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(100_000):  # the handler runs here, inside the callback
+            pass
+    thing = Thing()
+    ref = weakref.ref(thing, callback)
+    del thing
+    time.sleep(3)
+    print('went on running', ref, flush=True)
+    return 0
+"""
+
+
+def test_a_signal_that_lands_in_a_callback_still_stops_the_program(tmp_path):
+    """Seen under load: SIGINT landed in import's module-lock callback, whose exceptions
+    Python discards; the program printed a traceback and ran on."""
+    (tmp_path / 'lost_signal.py').write_text(LOST_IN_A_CALLBACK)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(tmp_path), *os.environ.get('PYTHONPATH', '').split(os.pathsep)]))
+    run = subprocess.run(
+        [sys.executable, '-c', 'from movenet_ros.entry_points import Program, run; '
+         "run(Program('probe', 'lost_signal:main', ros_node=False))"],
+        capture_output=True, text=True, env=env, timeout=30)
+    out = run.stdout + run.stderr
+    assert run.returncode == 128 + INT, out
+    assert 'went on running' not in out, out
+    assert 'probe: interrupted (SIGINT)' in out, out
+    assert not any(word in out for word in (*BAD_WORDS, 'Exception ignored')), out
+
+
 def test_a_signal_the_parent_ignores_stays_ignored(demo_video, tmp_path):
     """Started with SIGINT ignored (nohup, a shell's background job), Ctrl-C does nothing;
     SIGTERM still ends the program."""

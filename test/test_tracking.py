@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from figures import ids, person
+from footage import who
 import numpy as np
 import pytest
 
@@ -177,14 +178,6 @@ def test_defaults_per_similarity():
 FPS = 30.0
 STEP = 2          # every 2nd frame: 15 fps, and half the MultiPose time
 MAX_SIDE = 640    # at 256-512 MultiPose loses the backlit man for > 1 s (bench/tracking.py)
-
-
-def who(frame: int, pose: Pose) -> str:
-    """Ground truth by position, checked by viewing the frames (see bench/tracking.py)."""
-    x0, y0, x1, y1 = pose.box
-    if frame < 185:
-        return 'man' if (y0 + y1) / 2 < 520 else 'woman'
-    return 'man' if (x0 + x1) / 2 > 900 else 'woman'
 
 
 @pytest.fixture(scope='module')

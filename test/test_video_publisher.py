@@ -23,6 +23,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from ros_helpers import spin_until
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from movenet_ros.conversions.depth import depth_msg_to_image
 from movenet_ros.conversions.images import compressed_to_array, image_to_array
 from movenet_ros.core.media import open_frame_source, output_size
 
@@ -123,6 +124,53 @@ def test_resized_rgb8_and_compressed(ros_node, demo_video, demo_frames):
         assert cv2.PSNR(decoded, expected) > 35
     assert (infos[0].width, infos[0].height) == (640, 360)
     assert np.allclose(infos[0].k, [500, 0, 319.5, 0, 500, 179.5, 0, 0, 1])
+
+
+@pytest.mark.parametrize('params', [{}, {'depth_encoding': '32FC1', 'width': 320}],
+                         ids=['16UC1', '32FC1 at half size'])
+def test_an_rgbd_folder_plays_as_an_aligned_rgbd_camera(ros_node, repo, params):
+    """Colour on image, its registered depth on depth/image, the folder's intrinsics on both
+    camera infos: four topics with the same header, as a driver's aligned topics."""
+    from rgbd import FRAMES, camera_json, colour, depth_mm
+
+    node, executor = ros_node
+    topics = {'image': Image, 'camera_info': CameraInfo, 'depth/image': Image,
+              'depth/camera_info': CameraInfo}
+    received = {topic: subscribe(node, msg_type, topic) for topic, msg_type in topics.items()}
+    code, log = run_publisher(executor, {
+        'source': repo / 'test' / 'data' / 'rgbd', 'rate': 10.0, 'frame_id': 'rgbd_optical',
+        'wait_for_subscribers': 1, **params})
+    assert code == 0, log
+    encoding = params.get('depth_encoding', '16UC1')
+    assert f'with {encoding} depth on /depth/image' in log
+    assert all(len(msgs) == len(FRAMES) for msgs in received.values()), log
+    headers = [m.header for m in received['image']]
+    for msgs in received.values():
+        assert [m.header for m in msgs] == headers
+    assert headers[0].frame_id == 'rgbd_optical'
+    width = params.get('width', 640)
+    scale = width / 640
+    info = camera_json()
+    for topic in ('camera_info', 'depth/camera_info'):
+        k = received[topic][0].k
+        assert (received[topic][0].width, received[topic][0].height) == (width, 480 * scale)
+        np.testing.assert_allclose(k, [info['fx'] * scale, 0, (info['cx'] + 0.5) * scale - 0.5,
+                                       0, info['fy'] * scale, (info['cy'] + 0.5) * scale - 0.5,
+                                       0, 0, 1])
+    for name, image, depth in zip(FRAMES, received['image'], received['depth/image'],
+                                  strict=True):
+        assert (depth.encoding, depth.width, depth.height) == (encoding, width, 480 * scale)
+        expected_mm = cv2.resize(depth_mm(name), (width, round(480 * scale)),
+                                 interpolation=cv2.INTER_NEAREST)
+        received_depth = depth_msg_to_image(depth)
+        if encoding == '16UC1':  # the file's millimetres, exactly
+            assert np.array_equal(received_depth.data, expected_mm)
+        else:  # its metres, NaN where the file has no reading; no reading blended in
+            np.testing.assert_allclose(received_depth.data,
+                                       np.where(expected_mm > 0, expected_mm * 0.001, np.nan),
+                                       rtol=1e-6)
+        if not params:
+            assert np.array_equal(image_to_array(image)[0], colour(name))
 
 
 def test_image_folder_in_name_order_with_loop_and_max_frames(ros_node, demo_frames, tmp_path):

@@ -15,6 +15,11 @@ on ``image`` and, as JPEG, on ``image/compressed`` (with the large-image Fast DD
     out/demo/summary.json    frames in/out, persons per frame, latency, the bag's counts
 
 and prints the summary. Usage: python tools/demo.py [--mode multipose] [--max-frames N]
+
+With ``--rgbd FOLDER`` (an RGB-D folder: camera.json, color/, depth/; ``make demo
+RGBD=FOLDER``) the publisher plays it as an aligned RGB-D camera, the node runs with depth
+on, the poses carry 3D keypoints and this recorder also counts ``people`` and renders the
+frame with the most measured keypoints to out/demo/people_3d.png (tools/plot_people_3d.py).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import time
 from ament_index_python.packages import PackageNotFoundError, get_package_prefix
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseArray
 import numpy as np
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
@@ -43,6 +49,7 @@ from visualization_msgs.msg import ImageMarker, MarkerArray
 from movenet_ros.conversions.images import array_to_image_msg, image_to_array
 from movenet_ros.conversions.poses import pose_array_to_dict
 from movenet_ros.core.bag_writer import PoseBagWriter, offered_qos
+from movenet_ros.core.rgbd_folder import RgbdFolderSource, is_rgbd_folder
 from movenet_ros.msg import PersonPoseArray
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -137,10 +144,12 @@ class Recorder:
         self.jsonl = open(out_dir / 'poses.jsonl', 'w')  # noqa: SIM115 (closed in close())
         self.writer: cv2.VideoWriter | None = None
         self.fps = fps
+        self.people: list[int] = []  # poses per `people` message
         reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
         self.subscriptions = [
             node.create_subscription(PersonPoseArray, 'poses', self.on_poses, reliable),
-            node.create_subscription(Image, 'image_annotated', self.on_image, reliable)]
+            node.create_subscription(Image, 'image_annotated', self.on_image, reliable),
+            node.create_subscription(PoseArray, 'people', self.on_people, reliable)]
         node.create_subscription(DiagnosticArray, '/diagnostics', self.on_diagnostics, 10)
         self.clock = node.get_clock()
 
@@ -155,6 +164,10 @@ class Recorder:
         self.poses.append(record)
         self.jsonl.write(json.dumps(record) + '\n')
         self.last_message = time.monotonic()
+
+    def on_people(self, msg: PoseArray) -> None:
+        if msg.header.frame_id != WARM_UP_FRAME:
+            self.people.append(len(msg.poses))
 
     def on_image(self, msg: Image) -> None:
         if msg.header.frame_id == WARM_UP_FRAME:
@@ -185,10 +198,32 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float('nan')
 
 
+def people_summary(recorder: Recorder, out: pathlib.Path) -> dict:
+    """What depth added: people located, keypoints measured, the 3D picture."""
+    from plot_people_3d import measured_points, render
+
+    measured = [measured_points(p) for p in recorder.poses]
+    summary = {
+        'people_messages_received': len(recorder.people),
+        'people_located_per_frame_mean': (round(float(np.mean(recorder.people)), 3)
+                                          if recorder.people else 0.0),
+        'frames_with_3d_keypoints': sum(1 for n in measured if n),
+    }
+    if any(measured):
+        best = int(np.argmax(measured))
+        picture = out / 'people_3d.png'
+        render(recorder.poses[best], picture, f'movenet_node, depth on: record {best}')
+        summary['people_3d_png'] = str(picture)
+    return summary
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--mode', choices=MODES, default='singlepose_lightning')
     parser.add_argument('--video', type=pathlib.Path, default=ROOT / '.cache/media/demo.mp4')
+    parser.add_argument('--rgbd', type=pathlib.Path, default=None,
+                        help='an RGB-D folder (camera.json, color/, depth/) to play instead '
+                             'of the video, with depth on')
     parser.add_argument('--out', type=pathlib.Path, default=ROOT / 'out' / 'demo')
     parser.add_argument('--max-frames', type=int, default=0, help='0: the whole video')
     parser.add_argument('--rate', type=float, default=15.0,
@@ -196,13 +231,22 @@ def main() -> int:
                              '2-core machine runs camera, node and recorder without drops); '
                              "0: the video's own 30 fps")
     args = parser.parse_args()
-    if not args.video.is_file():
+    if args.rgbd is not None:
+        if not is_rgbd_folder(args.rgbd):
+            sys.exit(f'demo: {args.rgbd} is not an RGB-D folder (camera.json, color/, depth/)')
+        try:
+            folder = RgbdFolderSource(args.rgbd)
+        except ValueError as exc:
+            sys.exit(f'demo: {exc}')
+        fps, total, args.video = folder.fps, folder.frame_count, args.rgbd
+    elif not args.video.is_file():
         sys.exit(f'demo: {args.video} not found; run `make setup` (it fetches the footage)')
+    else:
+        capture = cv2.VideoCapture(str(args.video))
+        fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        capture.release()
     args.out.mkdir(parents=True, exist_ok=True)
-    capture = cv2.VideoCapture(str(args.video))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    capture.release()
     frames = min(total, args.max_frames) if args.max_frames else total
     rate = args.rate or fps
 
@@ -218,7 +262,8 @@ def main() -> int:
     movenet = subprocess.Popen([
         executable('movenet_node'), '--ros-args',
         '--params-file', str(ROOT / 'config' / f'{args.mode}.yaml'),
-        '-p', 'diagnostics_period:=0.5'])
+        '-p', 'diagnostics_period:=0.5',
+        '-p', f'depth.enabled:={"true" if args.rgbd else "false"}'])
     publisher = None
     baseline: dict[str, str] = {}
     started = time.monotonic()
@@ -310,6 +355,8 @@ def main() -> int:
         'session_bag': str(bag.writer.path),
         'session_bag_messages': bag_counts,
     }
+    if args.rgbd is not None:
+        summary |= people_summary(recorder, args.out)
     (args.out / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
     print(json.dumps(summary, indent=2))
     ok = publisher is not None and publisher.returncode == 0 and recorder.poses

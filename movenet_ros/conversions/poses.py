@@ -11,7 +11,8 @@ from movenet_ros.msg import Keypoint, PersonPose, PersonPoseArray
 
 
 def pose_to_msg(pose: Pose) -> PersonPose:
-    """The PersonPose of one person (built by core.messages, like the bags' poses)."""
+    """The PersonPose of one person, with its 3D fields when it was lifted (``pose3d``);
+    built by core.messages, like the bags' poses."""
     return pose_msg(RCLPY, pose)
 
 
@@ -36,11 +37,20 @@ def pose_array_to_dict(msg: PersonPoseArray) -> dict:
         'image_height': msg.image_height,
         'model': msg.model,
         'keypoint_threshold': round(msg.keypoint_threshold, 4),
-        'persons': [{
-            'id': p.id,
-            'score': round(p.score, 4),
-            'box': [round(v, 2) for v in (p.x_min, p.y_min, p.x_max, p.y_max)],
-            'keypoints': [_keypoint_to_dict(n, kp)
-                          for n, kp in zip(KEYPOINT_NAMES, p.keypoints, strict=True)],
-        } for p in msg.persons],
+        'persons': [_person_to_dict(p) for p in msg.persons],
     }
+
+
+def _person_to_dict(person: PersonPose) -> dict:
+    out = {
+        'id': person.id,
+        'score': round(person.score, 4),
+        'box': [round(v, 2) for v in (person.x_min, person.y_min, person.x_max, person.y_max)],
+        'keypoints': [_keypoint_to_dict(n, kp)
+                      for n, kp in zip(KEYPOINT_NAMES, person.keypoints, strict=True)],
+    }
+    if person.position_valid:
+        out['position'] = [person.position.x, person.position.y, person.position.z]
+    if person.facing_valid:
+        out['facing'] = [person.facing.x, person.facing.y, person.facing.z]
+    return out

@@ -73,9 +73,9 @@ class Pinhole:
         f = (w / 2.0) / math.tan(math.radians(hfov_deg) / 2.0)
         return cls(fx=f, fy=f, cx=(w - 1) / 2.0, cy=(h - 1) / 2.0)
 
-    def points_at_depth(self, xy: np.ndarray, depth: float) -> np.ndarray:
+    def points_at_depth(self, xy: np.ndarray, depth: float | np.ndarray) -> np.ndarray:
         """(N, 2) pixels -> (N, 3) points in the optical frame (x right, y down, z forward)
-        on the plane z = ``depth`` metres."""
+        on the plane z = ``depth`` metres, or each at its own z given (N,) depths."""
         out = np.empty((len(xy), 3))
         out[:, 0] = (xy[:, 0] - self.cx) / self.fx * depth
         out[:, 1] = (xy[:, 1] - self.cy) / self.fy * depth

@@ -24,6 +24,8 @@ from movenet_ros.core.keypoints import NUM_KEYPOINTS
 from movenet_ros.core.results import Pose, visible_mask
 
 _EMPTY_BOX = (0.0, 0.0, 0.0, 0.0)
+# Keypoints averaged into a single-pose score (see singlepose_score).
+SINGLEPOSE_SCORE_KEYPOINTS = 5
 
 
 def _keypoints_to_source(yx_score: np.ndarray, region: Region,
@@ -48,17 +50,28 @@ def keypoint_box(keypoints: np.ndarray, visible: np.ndarray) -> tuple[float, flo
     return float(x_min), float(y_min), float(x_max), float(y_max)
 
 
+def singlepose_score(scores: np.ndarray) -> float:
+    """A single-pose output's pose score: the mean of its SINGLEPOSE_SCORE_KEYPOINTS best
+    keypoint scores (0 for keypoints outside the image).
+
+    Chosen with ``bench/accuracy.py`` on the development set (clearly visible people against
+    crops with nobody in them): the mean of the best 3-5 separates them better than the mean
+    of all 17 (ROC AUC 0.998 against 0.985 with Thunder, 0.981 against 0.961 with Lightning;
+    3, 4 and 5 are alike), because a person whose legs are out of view or hidden loses up to
+    6 keypoints without being any less of a person. Five keypoints still have to agree, so
+    a lone confident keypoint on clutter does not make a person.
+    """
+    best = np.sort(scores)[-SINGLEPOSE_SCORE_KEYPOINTS:]
+    return float(best.mean())
+
+
 def decode_singlepose(output: np.ndarray, region: Region, keypoint_threshold: float,
                       image_wh: tuple[int, int]) -> Pose:
     """The pose a single-pose model outputs (it always outputs one, person or not), in an
-    image of ``image_wh`` (width, height).
-
-    Pose score: the mean score of all 17 keypoints (0 for those outside the image), so a lone
-    confident keypoint on background clutter does not make a person (see :func:`is_person`).
-    """
+    image of ``image_wh`` (width, height); its score is :func:`singlepose_score`."""
     keypoints = _keypoints_to_source(output.reshape(NUM_KEYPOINTS, 3), region, image_wh)
     visible = visible_mask(keypoints[:, 2], keypoint_threshold)
-    return Pose(keypoints=keypoints, score=float(keypoints[:, 2].mean()),
+    return Pose(keypoints=keypoints, score=singlepose_score(keypoints[:, 2]),
                 box=keypoint_box(keypoints, visible))
 
 

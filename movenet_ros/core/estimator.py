@@ -21,15 +21,56 @@ from movenet_ros.core.results import PoseResult
 
 CHANNEL_ORDERS = ('rgb', 'bgr')
 # Defaults shared by the CLI, the node and the config files.
-# Real people score 0.35-0.85 on the demo footage; background clutter that a single-pose
-# model latches onto when nobody is in view stays near 0.2.
-DEFAULT_MIN_POSE_SCORE = 0.25
+# min_pose_score per mode, chosen with bench/accuracy.py on the labelled development set
+# (README "Accuracy"). What a pose score is differs by mode: single-pose, the mean of the 5
+# best keypoint scores (decoding.singlepose_score); MultiPose, the model's own person score;
+# refined, the single-pose score of the person's crop (core/refine.py).
+# Single-pose: the highest threshold that still reports 95 % of the clearly visible people
+# (10+ labelled keypoints, 64x64+ pixels) on crops around them, whole and with their feet out
+# of frame: Lightning 0.35 reports 23 of 24 (and 12 of 12 with feet cut off) and 5 % of crops
+# with nobody; Thunder 0.30 reports all of them and 9 % of the empty crops.
+# MultiPose and refined: the highest threshold whose F1 (people found at OKS >= 0.5 on whole
+# photos) is within 0.01 of the best: MultiPose 0.25 (F1 0.456, best 0.459 at 0.15 with four
+# times the false detections), refined by Thunder 0.40, by Lightning 0.45.
+DEFAULT_MIN_POSE_SCORES: dict[str, float] = {
+    'singlepose_lightning': 0.35,
+    'singlepose_thunder': 0.3,
+    'multipose_lightning': 0.25,
+}
+# Refined people, by refiner.
+DEFAULT_REFINED_MIN_POSE_SCORES: dict[str, float] = {
+    'singlepose_lightning': 0.45,
+    'singlepose_thunder': 0.4,
+}
+# Model files other than the built-in ones get the defaults of the built-in model of their kind.
+_KIND_DEFAULTS = {ModelKind.SINGLEPOSE: 'singlepose_lightning',
+                  ModelKind.MULTIPOSE: 'multipose_lightning'}
 DEFAULT_MAX_PEOPLE = 6
 MAX_PEOPLE_RANGE = Range(1, 6)   # MultiPose finds at most 6 people
 # The model's options have their defaults and ranges beside it (core.model, core.geometry):
 # DEFAULT_NUM_THREADS / NUM_THREADS_RANGE, DEFAULT_MULTIPOSE_MAX_SIDE / MULTIPOSE_MAX_SIDE_RANGE.
 # Larger images are refused: 16k x 16k is beyond any camera and protects memory.
 MAX_IMAGE_SIDE = 16384
+
+
+def tuned_min_pose_scores(refined: bool = False) -> str:
+    """The defaults in words, for help texts: 'lightning 0.35, thunder 0.3, MultiPose 0.25'
+    (``refined``: by refiner)."""
+    table = DEFAULT_REFINED_MIN_POSE_SCORES if refined else DEFAULT_MIN_POSE_SCORES
+    names = {'singlepose_lightning': 'lightning', 'singlepose_thunder': 'thunder',
+             'multipose_lightning': 'MultiPose'}
+    return ', '.join(f'{names[name]} {value:g}' for name, value in table.items())
+
+
+def default_min_pose_score(model: MoveNetModel, refiner: MoveNetModel | None = None) -> float:
+    """The default ``min_pose_score`` of ``model`` alone, or of ``model`` refined by
+    ``refiner`` (see :mod:`movenet_ros.core.refine`)."""
+    if refiner is not None:
+        name = refiner.name if refiner.name in DEFAULT_REFINED_MIN_POSE_SCORES \
+            else _KIND_DEFAULTS[ModelKind.SINGLEPOSE]
+        return DEFAULT_REFINED_MIN_POSE_SCORES[name]
+    name = model.name if model.name in DEFAULT_MIN_POSE_SCORES else _KIND_DEFAULTS[model.kind]
+    return DEFAULT_MIN_POSE_SCORES[name]
 
 
 def check_image(image: np.ndarray) -> tuple[int, int, int]:
@@ -70,15 +111,15 @@ class PoseEstimator:
 
     For single-pose models, consecutive calls are treated as video: each frame's crop comes
     from the previous frame's pose (see :mod:`movenet_ros.core.cropping`). Call :meth:`reset`
-    between unrelated images, or pass ``crop_tracking=False``.
+    between unrelated images, or pass ``crop_tracking=False``. ``min_pose_score`` None: the
+    model's default (:func:`default_min_pose_score`).
     """
 
     def __init__(self, model: MoveNetModel,
                  keypoint_threshold: float = DEFAULT_KEYPOINT_THRESHOLD,
-                 min_pose_score: float = DEFAULT_MIN_POSE_SCORE,
+                 min_pose_score: float | None = None,
                  max_people: int = DEFAULT_MAX_PEOPLE, crop_tracking: bool = True) -> None:
         SCORE_RANGE.check('keypoint_threshold', keypoint_threshold)
-        SCORE_RANGE.check('min_pose_score', min_pose_score)
         MAX_PEOPLE_RANGE.check('max_people', max_people)
         self.model = model
         self.keypoint_threshold = keypoint_threshold
@@ -87,6 +128,23 @@ class PoseEstimator:
         self._crop: Region | None = None
         self._crop_image_hw: tuple[int, int] | None = None
         self.set_crop_tracking(crop_tracking)
+
+    @property
+    def name(self) -> str:
+        """What results report as their model (``PoseResult.model``)."""
+        return self.model.name
+
+    @property
+    def min_pose_score(self) -> float:
+        """People scoring less are not reported; set None for the model's default."""
+        return self._min_pose_score
+
+    @min_pose_score.setter
+    def min_pose_score(self, value: float | None) -> None:
+        if value is None:
+            value = default_min_pose_score(self.model)
+        SCORE_RANGE.check('min_pose_score', value)
+        self._min_pose_score = value
 
     def set_crop_tracking(self, enabled: bool) -> None:
         """Turn single-pose crop tracking on or off (always off for MultiPose)."""
@@ -128,7 +186,7 @@ class PoseEstimator:
                                      (w, h))
         t3 = time.perf_counter()
         return PoseResult(
-            poses=poses, image_size=(w, h), model=self.model.name,
+            poses=poses, image_size=(w, h), model=self.name,
             keypoint_threshold=self.keypoint_threshold, input_size=input_hw,
             inference_ms=self.model.last_invoke_ms,
             timings_ms={'preprocess': (t1 - t0) * 1e3, 'model': (t2 - t1) * 1e3,

@@ -91,6 +91,32 @@ def _byte_buffer(data: Any) -> memoryview:
     return view
 
 
+def pixel_buffer(msg: Any, bytes_per_pixel: int, max_pixels: int | None,
+                 what: str = 'image') -> tuple[memoryview, int, int, int]:
+    """(data, width, height, step) of a raw ``sensor_msgs/Image`` (colour or depth), once its
+    size is within the limits and ``data`` holds every pixel: at least ``step * (height - 1)
+    + width * bytes_per_pixel`` bytes (the padding of the last row may be missing)."""
+    encoding = str(msg.encoding)
+    width, height, step = int(msg.width), int(msg.height), int(msg.step)
+    check_size(width, height, max_pixels, what)
+    row_bytes = width * bytes_per_pixel
+    if step < row_bytes:
+        raise ImageConversionError(
+            f'step {step} is smaller than a row of {width} {encoding} pixels '
+            f'({row_bytes} bytes)')
+    if step * height > MAX_IMAGE_BYTES:
+        raise ImageConversionError(
+            f'{what} of {step} x {height} bytes exceeds the {MAX_IMAGE_BYTES >> 20} MB limit '
+            f'(a corrupt header?)')
+    data = _byte_buffer(msg.data)
+    needed = step * (height - 1) + row_bytes
+    if len(data) < needed:
+        raise ImageConversionError(
+            f'{what} data is truncated: {len(data)} bytes, a {width}x{height} {encoding} '
+            f'image with step {step} needs at least {needed}')
+    return data, width, height, step
+
+
 def image_to_array(msg: Any,
                    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS) -> tuple[np.ndarray, str]:
     """Pixels of a ``sensor_msgs/Image`` and their channel order ('rgb' or 'bgr').
@@ -114,23 +140,7 @@ def image_to_array(msg: Any,
         raise ImageConversionError(
             f'unsupported image encoding {encoding!r}; supported: '
             f'{", ".join(SUPPORTED_ENCODINGS)}')
-    width, height, step = int(msg.width), int(msg.height), int(msg.step)
-    check_size(width, height, max_pixels)
-    row_bytes = width * bpp
-    if step < row_bytes:
-        raise ImageConversionError(
-            f'step {step} is smaller than a row of {width} {encoding} pixels '
-            f'({row_bytes} bytes)')
-    if step * height > MAX_IMAGE_BYTES:
-        raise ImageConversionError(
-            f'image of {step} x {height} bytes exceeds the {MAX_IMAGE_BYTES >> 20} MB limit '
-            f'(a corrupt header?)')
-    data = _byte_buffer(msg.data)
-    needed = step * (height - 1) + row_bytes
-    if len(data) < needed:
-        raise ImageConversionError(
-            f'image data is truncated: {len(data)} bytes, a {width}x{height} {encoding} '
-            f'image with step {step} needs at least {needed}')
+    data, width, height, step = pixel_buffer(msg, bpp, max_pixels)
     shape = (height, width) if bpp == 1 else (height, width, bpp)
     strides = (step, 1) if bpp == 1 else (step, bpp, 1)
     # np.ndarray checks that shape and strides stay inside the buffer.

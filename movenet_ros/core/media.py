@@ -324,9 +324,13 @@ def output_size(native: tuple[int, int], width: int = 0, height: int = 0) -> tup
     return native
 
 
-def resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``frame`` at ``size`` (width, height); the same array when it already is."""
+def resize(frame: np.ndarray, size: tuple[int, int],
+           interpolation: int | None = None) -> np.ndarray:
+    """``frame`` at ``size`` (width, height); the same array when it already is.
+    ``interpolation``: an OpenCV flag (default: area when shrinking, else linear)."""
     if (frame.shape[1], frame.shape[0]) == size:
         return frame
-    shrink = size[0] * size[1] < frame.shape[0] * frame.shape[1]
-    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    if interpolation is None:
+        shrink = size[0] * size[1] < frame.shape[0] * frame.shape[1]
+        interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    return cv2.resize(frame, size, interpolation=interpolation)

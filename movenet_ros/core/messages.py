@@ -19,7 +19,7 @@ from movenet_ros.core.overlay import (
     image_marker_shapes,
     marker_shapes,
 )
-from movenet_ros.core.results import Pose, PoseResult
+from movenet_ros.core.results import Pose, Pose3D, PoseResult
 
 POSE_ARRAY = 'movenet_ros/msg/PersonPoseArray'
 PERSON_POSE = 'movenet_ros/msg/PersonPose'
@@ -41,13 +41,34 @@ class MessageFactory(Protocol):
 
 
 def pose_msg(make: MessageFactory, pose: Pose) -> Any:
-    """A ``movenet_ros/PersonPose`` of ``pose`` (all 17 keypoints, whatever their score)."""
+    """A ``movenet_ros/PersonPose`` of ``pose`` (all 17 keypoints, whatever their score), with
+    its 3D fields when it was lifted with depth (``pose.pose3d``)."""
     msg = make.new(PERSON_POSE, id=int(pose.id), score=float(pose.score))
     msg.x_min, msg.y_min, msg.x_max, msg.y_max = (float(v) for v in pose.box)
     # The 17 keypoints exist already: fill them in, from one tolist() instead of 51 NumPy
     # scalar conversions.
     for kp, (x, y, score) in zip(msg.keypoints, pose.keypoints.tolist(), strict=True):
         kp.x, kp.y, kp.score = x, y, score
+    if pose.pose3d is not None:
+        fill_person_3d(msg, pose.pose3d)
+    return msg
+
+
+def fill_person_3d(msg: Any, pose3d: Pose3D) -> Any:
+    """Write ``pose3d`` into a ``movenet_ros/PersonPose``: every Keypoint.position and
+    position_valid, and the person's position and facing with their flags. What was not
+    measured stays zero and false."""
+    for keypoint, (x, y, z), valid in zip(msg.keypoints, pose3d.keypoints.tolist(),
+                                          pose3d.valid.tolist(), strict=True):
+        if valid:
+            keypoint.position.x, keypoint.position.y, keypoint.position.z = x, y, z
+            keypoint.position_valid = True
+    if pose3d.position is not None:
+        msg.position.x, msg.position.y, msg.position.z = pose3d.position.tolist()
+        msg.position_valid = True
+    if pose3d.facing is not None:
+        msg.facing.x, msg.facing.y, msg.facing.z = pose3d.facing.tolist()
+        msg.facing_valid = True
     return msg
 
 
@@ -74,16 +95,23 @@ def _colours(make: MessageFactory, shape: Shape) -> list:
 def marker_array_msg(make: MessageFactory, poses: list[Pose], header: Any, camera: Pinhole,
                      depth: float, keypoint_threshold: float,
                      line_width: float = DEFAULT_MARKER_LINE_WIDTH,
-                     lifetime_s: float = 0.0) -> Any:
+                     lifetime_s: float = 0.0, label_ids: bool = False) -> Any:
     """The ``visualization_msgs/MarkerArray`` of one image's poses: a DELETEALL marker first
     (people who left never leave markers behind), then the shapes of
     :func:`movenet_ros.core.overlay.marker_shapes`."""
     markers = [make.new(MARKER, header=header, action=make.constant(MARKER, 'DELETEALL'))]
-    for shape in marker_shapes(poses, camera, depth, keypoint_threshold, line_width):
+    for shape in marker_shapes(poses, camera, depth, keypoint_threshold, line_width,
+                               label_ids):
         marker = make.new(MARKER, header=header, ns=shape.ns, id=shape.id,
                           type=make.constant(MARKER, shape.kind),
-                          action=make.constant(MARKER, 'ADD'), points=_points(make, shape),
-                          colors=_colours(make, shape))
+                          action=make.constant(MARKER, 'ADD'))
+        if shape.text:  # placed by its pose, in one colour
+            marker.text = shape.text
+            position = marker.pose.position
+            position.x, position.y, position.z = shape.points[0].tolist()
+            marker.color.r, marker.color.g, marker.color.b, marker.color.a = shape.colour
+        else:
+            marker.points, marker.colors = _points(make, shape), _colours(make, shape)
         marker.pose.orientation.w = 1.0
         marker.scale.x, marker.scale.y, marker.scale.z = shape.scale
         marker.lifetime.sec, marker.lifetime.nanosec = (int(lifetime_s),

@@ -33,6 +33,12 @@ SIDE_COLOURS_RGB: dict[Side, tuple[int, int, int]] = {
 
 NAMESPACE_BONES = 'bones'
 NAMESPACE_KEYPOINTS = 'keypoints'
+NAMESPACE_IDS = 'ids'
+# RViz id labels: text height and gap above the top keypoint, in bone widths (0.1 m and
+# 0.05 m at the default 0.02 m), in white.
+LABEL_HEIGHT = 5.0
+LABEL_GAP = 2.5
+LABEL_RGBA = (1.0, 1.0, 1.0, 1.0)
 # RViz markers: distance of the plane a 2D pose is drawn on (m) and bone width (m).
 DEFAULT_MARKER_DEPTH = 2.0
 DEFAULT_MARKER_LINE_WIDTH = 0.02
@@ -63,7 +69,8 @@ SIDE_RGBA: dict[Side, RGBA] = {side: side_rgba(side) for side in SIDE_COLOURS_RG
 
 @dataclass(frozen=True)
 class Skeleton:
-    """One person's visible bones and keypoints, in our source-image pixels.
+    """One person's visible bones and keypoints, in our source-image pixels (or, for RViz
+    markers, in metres: 3 columns).
 
     ``bones`` is (2B, 2): bone i runs from row 2i to row 2i + 1, as LINE_LIST markers want
     it; ``bone_sides`` has one side per row. ``keypoints`` (K, 2) are the visible keypoints
@@ -78,14 +85,19 @@ class Skeleton:
 
 def skeleton(pose: Pose, keypoint_threshold: float) -> Skeleton:
     """The bones (both ends visible) and keypoints (visible) of ``pose``, as drawn."""
-    visible = pose.visible(keypoint_threshold)
-    xy = pose.keypoints[:, :2].astype(np.float64)
+    return _select(pose.keypoints[:, :2].astype(np.float64), pose.visible(keypoint_threshold))
+
+
+def _select(points: np.ndarray, visible: np.ndarray) -> Skeleton:
+    """The bones between two ``visible`` keypoints and the visible keypoints of ``points``
+    (17 rows, one per keypoint)."""
     ends = [i for a, b, _ in SKELETON if visible[a] and visible[b] for i in (a, b)]
     sides = tuple(side for a, b, side in SKELETON if visible[a] and visible[b]
                   for _ in (a, b))
     shown = np.flatnonzero(visible)
-    return Skeleton(bones=xy[ends].reshape(-1, 2), bone_sides=sides,
-                    keypoints=xy[shown].reshape(-1, 2),
+    width = points.shape[1]
+    return Skeleton(bones=points[ends].reshape(-1, width), bone_sides=sides,
+                    keypoints=points[shown].reshape(-1, width),
                     keypoint_sides=tuple(keypoint_side(int(i)) for i in shown))
 
 
@@ -93,11 +105,12 @@ def skeleton(pose: Pose, keypoint_threshold: float) -> Skeleton:
 class Shape:
     """One marker's worth of points, ready to become a Marker or an ImageMarker.
 
-    ``kind`` names the message's type constant ('LINE_LIST', 'SPHERE_LIST' or 'POINTS');
-    ``points`` is (N, 3) (z = 0 for image markers), ``colours`` one RGBA per point, ``scale``
-    the marker's scale (image markers use ``scale[0]``: the line width or point diameter).
-    ``colour`` is the one colour for viewers that ignore per-point colours (image markers'
-    ``outline_color``).
+    ``kind`` names the message's type constant ('LINE_LIST', 'SPHERE_LIST', 'POINTS' or
+    'TEXT_VIEW_FACING'); ``points`` is (N, 3) (z = 0 for image markers), ``colours`` one RGBA
+    per point, ``scale`` the marker's scale (image markers use ``scale[0]``: the line width or
+    point diameter). ``colour`` is the one colour for viewers that ignore per-point colours
+    (image markers' ``outline_color``). A text shape (``text`` not empty) has one point, where
+    the text stands, and no per-point colours.
     """
 
     ns: str
@@ -107,6 +120,7 @@ class Shape:
     colours: tuple[RGBA, ...]
     scale: tuple[float, float, float]
     colour: RGBA = SIDE_RGBA[Side.CENTRE]
+    text: str = ''
 
 
 def _colours(sides: tuple[Side, ...]) -> tuple[RGBA, ...]:
@@ -114,23 +128,42 @@ def _colours(sides: tuple[Side, ...]) -> tuple[RGBA, ...]:
 
 
 def marker_shapes(poses: list[Pose], camera: Pinhole, depth: float, keypoint_threshold: float,
-                  line_width: float = DEFAULT_MARKER_LINE_WIDTH) -> list[Shape]:
-    """RViz markers of ``poses``: per person (id = its index) a LINE_LIST of bones and a
-    SPHERE_LIST of keypoints, each point on its viewing ray at ``depth`` metres (a 2D pose has
-    no distance), in the image's optical frame. Empty shapes are left out."""
+                  line_width: float = DEFAULT_MARKER_LINE_WIDTH,
+                  label_ids: bool = False) -> list[Shape]:
+    """RViz markers of ``poses``, in the image's optical frame: per person (id = its index) a
+    LINE_LIST of bones and a SPHERE_LIST of keypoints. A pose lifted with depth
+    (``pose.pose3d``) is drawn where it was measured, with only its keypoints that have a 3D
+    position; a 2D pose has no distance, so each point is put on its viewing ray at ``depth``
+    metres. ``label_ids``: a TEXT_VIEW_FACING shape (namespace 'ids') with each tracked
+    person's id above their highest keypoint. Empty shapes are left out."""
     shapes = []
+    joint = KEYPOINT_SIZE_PER_LINE_WIDTH * line_width
     for index, pose in enumerate(poses):
-        shown = skeleton(pose, keypoint_threshold)
-        joint = KEYPOINT_SIZE_PER_LINE_WIDTH * line_width
-        for ns, kind, xy, sides, scale in (
+        visible = pose.visible(keypoint_threshold)
+        if pose.pose3d is not None:
+            xyz, visible = pose.pose3d.keypoints, visible & pose.pose3d.valid
+        else:
+            xyz = camera.points_at_depth(pose.keypoints[:, :2], depth)
+        shown = _select(np.asarray(xyz, dtype=np.float64), visible)
+        for ns, kind, points, sides, scale in (
                 (NAMESPACE_BONES, 'LINE_LIST', shown.bones, shown.bone_sides,
                  (line_width, 0.0, 0.0)),
                 (NAMESPACE_KEYPOINTS, 'SPHERE_LIST', shown.keypoints, shown.keypoint_sides,
                  (joint, joint, joint))):
-            if len(xy):
-                shapes.append(Shape(ns, index, kind, camera.points_at_depth(xy, depth),
-                                    _colours(sides), scale))
+            if len(points):
+                shapes.append(Shape(ns, index, kind, points, _colours(sides), scale))
+        if label_ids and pose.id >= 0 and len(shown.keypoints):
+            shapes.append(_id_label(index, pose.id, shown.keypoints, line_width))
     return shapes
+
+
+def _id_label(index: int, person_id: int, xyz: np.ndarray, line_width: float) -> Shape:
+    """The person's id, centred above their highest keypoint (optical frame: up is -y)."""
+    top = xyz[np.argmin(xyz[:, 1])]
+    where = np.array([[xyz[:, 0].mean(), top[1] - (LABEL_GAP + LABEL_HEIGHT / 2) * line_width,
+                       top[2]]])
+    return Shape(NAMESPACE_IDS, index, 'TEXT_VIEW_FACING', where, (), (0.0, 0.0,
+                 LABEL_HEIGHT * line_width), LABEL_RGBA, text=str(person_id))
 
 
 def image_marker_shapes(poses: list[Pose], keypoint_threshold: float,

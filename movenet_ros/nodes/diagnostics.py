@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import enum
+from typing import TYPE_CHECKING
 
 from movenet_ros.nodes.statistics import Snapshot, percentile
+
+if TYPE_CHECKING:
+    from movenet_ros.nodes.depth_input import DepthReport
 
 INVALID_CAMERA_INFO = 'invalid K ignored'
 
@@ -39,6 +43,8 @@ class View:
     stamp_problems_period: int = 0
     last_stamp_problem: str = ''
     thread_placement: str = ''  # where the model's threads run (ThreadPlacement.state)
+    depth_topic: str = ''  # resolved depth/image; '' while depth is off
+    depth: DepthReport | None = None  # None while depth is off
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,14 @@ def _level(view: View, snap: Snapshot) -> tuple[Level, str]:
         return Level.WARN, f'{period.bad} bad image(s)'
     if period.received == 0:
         return Level.WARN, f'no images on {view.input_topic}'
+    depth = view.depth
+    if depth is not None:
+        if depth.period.bad:
+            return Level.WARN, f'{depth.period.bad} bad depth image(s): {depth.last_problem}'
+        if depth.period.unusable:
+            return Level.WARN, f'depth not usable: {depth.last_problem}'
+        if period.processed and not depth.period.paired:
+            return Level.WARN, f'no depth on {view.depth_topic}: {depth.last_unpaired}'
     if view.camera_info.startswith(INVALID_CAMERA_INFO):
         return Level.WARN, 'invalid camera_info'
     if view.stamp_problems_period:
@@ -110,5 +124,23 @@ def assess(view: View, snap: Snapshot) -> Health:
         'last error': view.configure_error if view.state == 'unconfigured'
         else snap.last_error,
     }
+    values |= _depth_values(view)
     hardware_id = snap.frame_id if snap.frame_id else 'none'
     return Health(level, message, hardware_id, values)
+
+
+def _depth_values(view: View) -> dict[str, str]:
+    depth = view.depth
+    if depth is None:
+        return {'depth': 'off'}
+    total = depth.total
+    return {
+        'depth': view.depth_topic,
+        'depth images received': str(total.received),
+        'bad depth images': str(total.bad),
+        'frames lifted to 3D': str(total.paired),
+        'frames without depth': str(total.unpaired),
+        'frames with unusable depth': str(total.unusable),
+        'last depth problem': depth.last_problem,
+        'last frame without depth': depth.last_unpaired,
+    }

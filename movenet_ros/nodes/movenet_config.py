@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from movenet_ros.core.depth import DepthError, DepthSettings
 from movenet_ros.core.estimator import (
     DEFAULT_MAX_PEOPLE,
-    DEFAULT_MIN_POSE_SCORE,
     MAX_IMAGE_SIDE,
     MAX_PEOPLE_RANGE,
+    tuned_min_pose_scores,
 )
 from movenet_ros.core.geometry import DEFAULT_MULTIPOSE_MAX_SIDE, MULTIPOSE_MAX_SIDE_RANGE
 from movenet_ros.core.image_headers import ACCEPTED_FORMATS, DEFAULT_MAX_IMAGE_PIXELS
@@ -27,6 +28,13 @@ from movenet_ros.core.model import (
     THREAD_PLACEMENTS,
 )
 from movenet_ros.core.options import SCORE_RANGE, Range
+from movenet_ros.core.refine import DEFAULT_MAX_REFINED, MAX_REFINED_RANGE, REFINE_MODELS
+from movenet_ros.core.sync import (
+    CAPACITY_RANGE,
+    DEFAULT_CAPACITY,
+    DEFAULT_TOLERANCE_S,
+    TOLERANCE_S_RANGE,
+)
 from movenet_ros.core.temporal import TemporalSettings
 from movenet_ros.core.tracking import DEFAULT_MIN_SIMILARITY
 from movenet_ros.nodes.parameters import Applies, ParameterSpec
@@ -38,6 +46,7 @@ TRANSPORTS = ('raw', 'compressed')
 # leaves the scheduler free; 'spread' is for CPUs the node has to itself.
 NODE_THREAD_PLACEMENT = 'none'
 RELIABILITIES = ('best_effort', 'reliable')
+REFINE_CHOICES = ('none', *REFINE_MODELS)
 RUN, CONFIGURE, START = Applies.RUN, Applies.CONFIGURE, Applies.START
 # tracking.* and smoothing.* parameters -> TemporalSettings fields (keypoint_threshold too).
 TEMPORAL_FIELDS = {
@@ -48,6 +57,13 @@ TEMPORAL_FIELDS = {
     'smoothing.d_cutoff': 'd_cutoff', 'keypoint_threshold': 'keypoint_threshold',
 }
 TEMPORAL_DEFAULTS = TemporalSettings()
+# depth.* parameters -> DepthSettings fields.
+DEPTH_FIELDS = {
+    'depth.patch_size': 'patch_size', 'depth.min_range': 'min_range',
+    'depth.max_range': 'max_range', 'depth.edge_tolerance': 'edge_tolerance',
+    'depth.max_torso_offset': 'max_torso_offset',
+}
+DEPTH_DEFAULTS = DepthSettings()
 
 
 def temporal(name: str, description: str) -> ParameterSpec:
@@ -59,6 +75,21 @@ def temporal(name: str, description: str) -> ParameterSpec:
         choices = ()  # booleans: the parameter's type says it all
     return ParameterSpec(name, getattr(TEMPORAL_DEFAULTS, field), description,
                          range=TemporalSettings.RANGES.get(field), choices=choices)
+
+
+def depth(name: str, description: str) -> ParameterSpec:
+    """A depth lifting parameter: default and range of its DepthSettings field."""
+    field = DEPTH_FIELDS[name]
+    return ParameterSpec(name, getattr(DEPTH_DEFAULTS, field), description,
+                         range=DepthSettings.RANGES[field])
+
+
+def _named(exc: ValueError, fields: Mapping[str, str]) -> ValueError:
+    """``exc`` (a settings class's message, which starts with the field's name) naming the
+    parameter of that field instead."""
+    field = str(exc).split(' ', 1)[0]
+    name = next((n for n, f in fields.items() if f == field), field)
+    return ValueError(f'parameter {name}: {exc}')
 
 
 class ConfigurationError(Exception):
@@ -115,14 +146,30 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
              'Keypoints with a lower score are not drawn, not counted in single-pose scores '
              'and boxes, not tracked or smoothed and not shown as markers (all 17 are still '
              'published).'),
-    ParameterSpec('min_pose_score', DEFAULT_MIN_POSE_SCORE,
-                  'People with a lower pose score are not reported.', range=SCORE_RANGE),
+    ParameterSpec('min_pose_score', 0.0,
+                  'People with a lower pose score are not reported. The score is, single-pose: '
+                  'the mean of the 5 best keypoint scores; MultiPose (and people left '
+                  "unrefined): the model's person score. 0: the tuned default of the model "
+                  f'({tuned_min_pose_scores()}).', range=SCORE_RANGE),
     ParameterSpec('max_people', DEFAULT_MAX_PEOPLE,
                   'At most this many people are reported (MultiPose).',
                   range=MAX_PEOPLE_RANGE),
+    ParameterSpec('refine', 'none',
+                  'MultiPose only: refine each person MultiPose finds with a single-pose model '
+                  'run on a crop around them (thunder: most accurate, lightning: cheaper), '
+                  "each person's next crop following their pose on video; none: MultiPose "
+                  'alone.', CONFIGURE, choices=REFINE_CHOICES),
+    ParameterSpec('refine_max_people', DEFAULT_MAX_REFINED,
+                  'refine: at most this many people are refined per frame, the largest first '
+                  "(one single-pose run each); the others keep MultiPose's keypoints.",
+                  range=MAX_REFINED_RANGE),
+    ParameterSpec('refine_min_pose_score', 0.0,
+                  'refine: refined people with a lower single-pose score (the mean of their 5 '
+                  'best keypoint scores on the crop) are not reported. 0: the tuned default '
+                  f'of the refiner ({tuned_min_pose_scores(refined=True)}).', range=SCORE_RANGE),
     ParameterSpec('crop_tracking', True,
-                  'Single-pose models: run each frame on a crop around the previous pose '
-                  '(more accurate on video).'),
+                  'Single-pose models, and refine: run each frame on a crop around the '
+                  "previous pose (refine: each person's; more accurate on video)."),
     ParameterSpec('publish_markers', True,
                   'Publish visualization_msgs/MarkerArray on "pose_markers" (only built while '
                   'someone subscribes).'),
@@ -158,6 +205,31 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
              'How fast the cutoff rises with speed (Hz per person size per second): higher '
              'lags less on fast motion.'),
     temporal('smoothing.d_cutoff', 'Cutoff frequency (Hz) of the speed estimate.'),
+    ParameterSpec('depth.enabled', False,
+                  'Lift keypoints to 3D with a depth image registered (aligned) to the colour '
+                  'image: subscribe to "depth/image" (16UC1 mm or 32FC1 m) and '
+                  '"depth/camera_info", fill Keypoint.position and the person\'s position and '
+                  'facing, publish "people" (geometry_msgs/PoseArray) and draw the markers in '
+                  '3D. Also on, whatever this says, when depth/image is remapped.', CONFIGURE),
+    ParameterSpec('depth.sync_tolerance', DEFAULT_TOLERANCE_S,
+                  "Seconds a depth image's stamp may differ from the colour image's to be "
+                  'paired with it (the nearest one within this is taken).',
+                  range=TOLERANCE_S_RANGE),
+    ParameterSpec('depth.queue_size', DEFAULT_CAPACITY,
+                  'Newest depth images kept for pairing (the colour frame never waits for '
+                  'depth; raise it if depth arrives long before its colour frame is '
+                  'processed).', CONFIGURE, range=CAPACITY_RANGE),
+    depth('depth.patch_size',
+          'Depth pixels per side of the patch read around each keypoint (odd); the robust '
+          'depth is the median of its nearer mode.'),
+    depth('depth.min_range', 'Metres: nearer depth readings count as no reading.'),
+    depth('depth.max_range', 'Metres: farther depth readings count as no reading.'),
+    depth('depth.edge_tolerance',
+          'Metres behind the near end of a patch still counted as the same surface (rejects '
+          "the background where a patch straddles the body's edge)."),
+    depth('depth.max_torso_offset',
+          'Metres a keypoint may lie in front of or behind its own torso; farther, its depth '
+          'is taken as wrong (position_valid false).'),
 )
 SPECS: dict[str, ParameterSpec] = {spec.name: spec for spec in PARAMETERS}
 
@@ -168,6 +240,7 @@ class NodeConfig:
 
     model: str  # a built-in name or a .tflite path
     model_parameter: str  # the parameter that named it, for messages
+    refine: str  # 'none' or the refiner's built-in name
     num_threads: int
     thread_placement: str
     multipose_max_side: int
@@ -176,6 +249,8 @@ class NodeConfig:
     image_qos_depth: int
     max_image_pixels: int
     diagnostics_period: float
+    depth_enabled: bool  # the parameter; a remapped depth/image enables depth too
+    depth_queue_size: int
 
     @property
     def input_topic(self) -> str:
@@ -196,21 +271,25 @@ class NodeConfig:
         return cls(
             model=values['model_path'] or values['model'],
             model_parameter='model_path' if values['model_path'] else 'model',
+            refine=values['refine'],
             num_threads=values['num_threads'], thread_placement=values['thread_placement'],
             multipose_max_side=values['multipose_max_side'],
             image_transport=values['image_transport'],
             image_qos_reliability=values['image_qos_reliability'],
             image_qos_depth=values['image_qos_depth'],
             max_image_pixels=values['max_image_pixels'],
-            diagnostics_period=values['diagnostics_period'])
+            diagnostics_period=values['diagnostics_period'],
+            depth_enabled=values['depth.enabled'], depth_queue_size=values['depth.queue_size'])
 
 
 @dataclass(frozen=True)
 class RuntimeSettings:
     """What may change between two frames; one frozen snapshot, applied all at once."""
 
-    min_pose_score: float
+    min_pose_score: float  # 0: the mode's tuned default
     max_people: int
+    refine_max_people: int
+    refine_min_pose_score: float  # 0: the refiner's tuned default
     crop_tracking: bool
     publish_markers: bool
     publish_image_markers: bool
@@ -218,6 +297,8 @@ class RuntimeSettings:
     marker_depth: float
     marker_line_width: float
     temporal: TemporalSettings  # tracking.*, smoothing.*, keypoint_threshold
+    depth: DepthSettings  # depth.* but enabled, sync_tolerance and queue_size
+    depth_tolerance: float  # depth.sync_tolerance
 
     @property
     def keypoint_threshold(self) -> float:
@@ -231,13 +312,18 @@ class RuntimeSettings:
         try:
             temporal.validate()
         except ValueError as exc:
-            field = str(exc).split(' ', 1)[0]
-            name = next(n for n, f in TEMPORAL_FIELDS.items() if f == field)
-            raise ValueError(f'parameter {name}: {exc}') from exc
+            raise _named(exc, TEMPORAL_FIELDS) from exc
+        try:
+            depth = DepthSettings(**{field: values[name] for name, field in DEPTH_FIELDS.items()})
+        except DepthError as exc:
+            raise _named(exc, DEPTH_FIELDS) from exc
         return cls(
             min_pose_score=values['min_pose_score'], max_people=values['max_people'],
+            refine_max_people=values['refine_max_people'],
+            refine_min_pose_score=values['refine_min_pose_score'],
             crop_tracking=values['crop_tracking'], publish_markers=values['publish_markers'],
             publish_image_markers=values['publish_image_markers'],
             publish_annotated_image=values['publish_annotated_image'],
             marker_depth=values['marker_depth'],
-            marker_line_width=values['marker_line_width'], temporal=temporal)
+            marker_line_width=values['marker_line_width'], temporal=temporal, depth=depth,
+            depth_tolerance=values['depth.sync_tolerance'])

@@ -17,20 +17,26 @@ Frames are never processed stale. The image callback hands each frame to the fra
 and waits, as a coroutine, until it is processed; its own mutually exclusive callback group
 keeps the executor from taking another image meanwhile, so newer frames replace each other
 in the subscription's one-frame queue without being copied into Python, and the executor
-(camera_info, parameters, lifecycle services, diagnostics) never waits for the model. The
-policies live in plain classes beside this file: parameters (:mod:`.movenet_config`), the
-frame's work (:mod:`.pipeline`), frame intake and accounting (:mod:`.intake`,
-:mod:`.statistics`) and the health report (:mod:`.diagnostics`).
+(camera_info, depth images, parameters, lifecycle services, diagnostics) never waits for the
+model. The policies live in plain classes beside this file: parameters
+(:mod:`.movenet_config`), the frame's work (:mod:`.pipeline`), depth pairing and lifting
+(:mod:`.depth_input`), frame intake and accounting (:mod:`.intake`, :mod:`.statistics`) and
+the health report (:mod:`.diagnostics`).
+
+Depth is on with ``depth.enabled`` or when ``depth/image`` is remapped: then the node also
+subscribes to ``depth/image`` and ``depth/camera_info`` and publishes ``people``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 import sys
 import threading
 import time
 import traceback
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PoseArray
 from rcl_interfaces.msg import SetParametersResult
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -63,6 +69,7 @@ RELIABILITY = {'best_effort': ReliabilityPolicy.BEST_EFFORT,
                'reliable': ReliabilityPolicy.RELIABLE}
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 WARN_THROTTLE_S = 5.0
+DEPTH_TOPIC = 'depth/image'
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 
 
@@ -114,6 +121,8 @@ class MoveNetNode(LifecycleNode):
         self._open_diagnostics(values['diagnostics_period'])
         try:
             config = NodeConfig.from_values(values, self._problems)
+            if not config.depth_enabled and self._depth_remapped():
+                config = replace(config, depth_enabled=True)
             pipeline = FramePipeline(config, RuntimeSettings.from_values(values))
         except (ConfigurationError, ValueError) as exc:
             self._configure_error = str(exc)
@@ -131,6 +140,9 @@ class MoveNetNode(LifecycleNode):
                 Image, 'image_annotated',
                 QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)),
         }
+        if pipeline.depth is not None:
+            self._outputs['people'] = self.create_lifecycle_publisher(PoseArray, 'people',
+                                                                      RELIABLE)
         self.lifecycle_state = 'inactive'
         return super().on_configure(state)
 
@@ -149,11 +161,22 @@ class MoveNetNode(LifecycleNode):
             callback_group=MutuallyExclusiveCallbackGroup())
         self._inputs = [self._image_sub, self.create_subscription(
             CameraInfo, 'camera_info', self._on_camera_info, qos_profile_sensor_data)]
+        depth = self._pipeline.depth
+        if depth is not None:
+            depth_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST,
+                                   depth=config.depth_queue_size,
+                                   reliability=RELIABILITY[config.image_qos_reliability])
+            self._inputs += [
+                self.create_subscription(Image, DEPTH_TOPIC,
+                                         lambda msg: self._on_depth(depth, msg), depth_qos),
+                self.create_subscription(CameraInfo, 'depth/camera_info', depth.set_camera_info,
+                                         qos_profile_sensor_data)]
         self.lifecycle_state = 'active'
         model = self._pipeline.model
         self.get_logger().info(
-            f'active: {model.name} ({model.path}) on "{self._input_topic()}" '
-            f'[{config.image_transport}, {config.image_qos_reliability}]')
+            f'active: {self._pipeline.model_name} ({model.path}) on "{self._input_topic()}" '
+            f'[{config.image_transport}, {config.image_qos_reliability}]'
+            + (f', depth on "{self._depth_topic()}"' if depth is not None else ''))
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -185,6 +208,8 @@ class MoveNetNode(LifecycleNode):
         for sub in self._inputs:
             self.destroy_subscription(sub)
         self._inputs, self._image_sub = [], None
+        if self._pipeline is not None and self._pipeline.depth is not None:
+            self._pipeline.depth.clear()
         if self._slot is not None:
             waiting = self._slot.close()
             if waiting is not None:
@@ -229,8 +254,22 @@ class MoveNetNode(LifecycleNode):
     def _input_topic(self) -> str:
         return self.resolve_topic_name(self._config.input_topic) if self._config else ''
 
+    def _depth_topic(self) -> str:
+        return self.resolve_topic_name(DEPTH_TOPIC)
+
+    def _depth_remapped(self) -> bool:
+        """Whether depth/image is remapped (which turns depth on, as the README says)."""
+        return self._depth_topic() != self.resolve_topic_name(DEPTH_TOPIC, only_expand=True)
+
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
+
+    def _on_depth(self, depth, msg: Image) -> None:
+        """In the executor: keep the depth image for pairing, or say why it is refused."""
+        problem = depth.add(msg)
+        if problem is not None:
+            self.get_logger().warning(f'{self._depth_topic()}: {problem}',
+                                      throttle_duration_sec=WARN_THROTTLE_S)
 
     async def _on_image(self, msg, info: dict) -> None:
         """In the executor: account for the frame, hand it to the frame thread and, with a
@@ -280,7 +319,7 @@ class MoveNetNode(LifecycleNode):
     def _process(self, pipeline: FramePipeline, pending: Pending) -> None:
         outputs, msg = self._outputs, pending.msg
         try:
-            frame = pipeline.estimate(msg, pending.receipt_s)
+            frame = pipeline.estimate(msg, pending.receipt_s, self._camera_info)
         except ModelError as exc:  # the model's fault, not the image's: nothing published
             self._stats.failed('model_errors', f'model: {exc}')
             self.get_logger().error(str(exc), throttle_duration_sec=WARN_THROTTLE_S)
@@ -294,6 +333,11 @@ class MoveNetNode(LifecycleNode):
             self._accounting.model_free(time.time_ns())
             pending.finished()
         outputs['poses'].publish(frame.poses)
+        if 'people' in outputs:
+            outputs['people'].publish(pipeline.people(frame))
+        if frame.depth_problem is not None:
+            self.get_logger().warning(f'{self._depth_topic()}: {frame.depth_problem}; the poses '
+                                      'stay 2D', throttle_duration_sec=WARN_THROTTLE_S)
         # Markers and drawings nobody receives cost as much as the rest of the frame's glue.
         settings = pipeline.settings
         if settings.publish_markers and outputs['markers'].get_subscription_count():
@@ -344,13 +388,15 @@ class MoveNetNode(LifecycleNode):
         view = View(
             state=self.lifecycle_state, configure_error=self._configure_error,
             input_topic=self._input_topic(),
-            model_name=pipeline.model.name if pipeline else '',
+            model_name=pipeline.model_name if pipeline else '',
             model_file=str(pipeline.model.path) if pipeline else '',
             thread_placement=pipeline.model.placement.state if pipeline else '',
             camera_info=camera_state, upstream_loss=self._accounting.streams.describe(),
             stamp_problems=stamps.problems,
             stamp_problems_period=max(0, stamps.problems - reported),
-            last_stamp_problem=stamps.last_problem)
+            last_stamp_problem=stamps.last_problem,
+            depth_topic=self._depth_topic() if pipeline and pipeline.depth else '',
+            depth=pipeline.depth.report() if pipeline and pipeline.depth else None)
         health = assess(view, snapshot)
         status = DiagnosticStatus(
             level=bytes([health.level]), name=f'{self.get_name()}: pose estimation',

@@ -5,7 +5,9 @@
 one thread at a time (the one processing frames); new :class:`RuntimeSettings` are handed
 over from any thread with :meth:`FramePipeline.request` and applied by that thread before
 its next frame, all at once: a frame never sees half a change, and the thread that changes
-parameters never waits for an inference.
+parameters never waits for an inference. With depth on (:attr:`FramePipeline.depth`), each
+frame's poses are lifted to 3D after tracking and smoothing, with the depth image nearest to
+its stamp; without one they stay 2D and the frame goes on.
 """
 
 from __future__ import annotations
@@ -14,22 +16,27 @@ from dataclasses import dataclass
 import threading
 import time
 
+from geometry_msgs.msg import PoseArray
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import ImageMarker, MarkerArray
 
 from movenet_ros.conversions.images import array_to_image_msg, compressed_to_array, image_to_array
 from movenet_ros.conversions.markers import poses_to_image_markers, poses_to_markers
+from movenet_ros.conversions.people import poses_to_people
 from movenet_ros.conversions.poses import result_to_msg
 from movenet_ros.core.camera import DEFAULT_HFOV_DEG, Pinhole
 from movenet_ros.core.drawing import draw_poses
-from movenet_ros.core.estimator import PoseEstimator
 from movenet_ros.core.model import ModelError, MoveNetModel
+from movenet_ros.core.refine import RefinedPoseEstimator, build_estimator
 from movenet_ros.core.results import PoseResult
 from movenet_ros.core.temporal import StampStats, TemporalFilter
 from movenet_ros.msg import PersonPoseArray
+from movenet_ros.nodes.depth_input import DepthInput
 from movenet_ros.nodes.diagnostics import INVALID_CAMERA_INFO
 from movenet_ros.nodes.movenet_config import ConfigurationError, NodeConfig, RuntimeSettings
+
+CALIBRATED = 'calibrated'
 
 
 def camera_for(info: CameraInfo | None, image_wh: tuple[int, int]) -> tuple[Pinhole, str]:
@@ -44,7 +51,7 @@ def camera_for(info: CameraInfo | None, image_wh: tuple[int, int]) -> tuple[Pinh
     if not any(info.k):
         return Pinhole.default(image_wh), f'uncalibrated (K is all zero), {assumed}'
     try:
-        return Pinhole.from_k(info.k, (info.width, info.height), image_wh), 'calibrated'
+        return Pinhole.from_k(info.k, (info.width, info.height), image_wh), CALIBRATED
     except ValueError as exc:
         return Pinhole.default(image_wh), f'{INVALID_CAMERA_INFO}: {exc}; {assumed}'
 
@@ -58,28 +65,50 @@ class Frame:
     image: np.ndarray  # the converted input, for the annotated image
     channel_order: str
     started: float  # perf_counter() when the frame's work began
+    depth_problem: str | None = None  # why its depth could not be used, to warn about
 
 
 class FramePipeline:
     """Conversion, estimate, ids and smoothing, and the output messages of one frame."""
 
     def __init__(self, config: NodeConfig, settings: RuntimeSettings) -> None:
-        """Load the model; ConfigurationError (naming the parameter) if it cannot be."""
+        """Load the model; ConfigurationError (naming the parameter) if it cannot be. With
+        ``config.depth_enabled``, :attr:`depth` takes the depth images to lift poses with."""
         try:
             self.model = MoveNetModel(config.model, num_threads=config.num_threads,
                                       multipose_max_side=config.multipose_max_side,
                                       thread_placement=config.thread_placement)
         except ModelError as exc:
             raise ConfigurationError(f'parameter {config.model_parameter}: {exc}') from exc
+        refiner = None
+        if config.refine != 'none':
+            try:
+                refiner = MoveNetModel(config.refine, num_threads=config.num_threads,
+                                       thread_placement=config.thread_placement)
+            except ModelError as exc:
+                raise ConfigurationError(f'parameter refine: {exc}') from exc
         self.max_image_pixels = config.max_image_pixels
-        self._estimator = PoseEstimator(
-            self.model, keypoint_threshold=settings.keypoint_threshold,
-            min_pose_score=settings.min_pose_score, max_people=settings.max_people,
-            crop_tracking=settings.crop_tracking)
+        try:
+            self._estimator = build_estimator(
+                self.model, refiner, keypoint_threshold=settings.keypoint_threshold,
+                min_pose_score=settings.min_pose_score or None,
+                max_people=settings.max_people, crop_tracking=settings.crop_tracking,
+                refined_min_pose_score=settings.refine_min_pose_score or None,
+                max_refined=settings.refine_max_people)
+        except ValueError as exc:
+            raise ConfigurationError(f'parameter refine: {exc}') from exc
         self._temporal = TemporalFilter(settings.temporal)
+        self.depth = (DepthInput(settings.depth, settings.depth_tolerance,
+                                 config.depth_queue_size, config.max_image_pixels)
+                      if config.depth_enabled else None)
         self.settings = settings
         self._lock = threading.Lock()
         self._requested: RuntimeSettings | None = None
+
+    @property
+    def model_name(self) -> str:
+        """What the poses come from: the model, or e.g. multipose_lightning+singlepose_thunder."""
+        return self._estimator.name
 
     def request(self, settings: RuntimeSettings) -> None:
         """Use ``settings`` from the next frame on (any thread; never waits for a frame)."""
@@ -95,13 +124,20 @@ class FramePipeline:
             self._temporal.configure(settings.temporal)  # every person keeps their id
         estimator = self._estimator
         estimator.keypoint_threshold = settings.keypoint_threshold
-        estimator.min_pose_score = settings.min_pose_score
+        estimator.min_pose_score = settings.min_pose_score or None   # 0: the tuned default
         estimator.max_people = settings.max_people
+        if isinstance(estimator, RefinedPoseEstimator):
+            estimator.refined_min_pose_score = settings.refine_min_pose_score or None
+            estimator.max_refined = settings.refine_max_people
         estimator.set_crop_tracking(settings.crop_tracking)
+        if self.depth is not None:
+            self.depth.configure(settings.depth, settings.depth_tolerance)
         self.settings = settings
 
-    def estimate(self, msg: Image | CompressedImage, receipt_s: float) -> Frame:
-        """The poses for ``msg``, received at ``receipt_s`` (ROS time); raises
+    def estimate(self, msg: Image | CompressedImage, receipt_s: float,
+                 camera_info: CameraInfo | None = None) -> Frame:
+        """The poses for ``msg``, received at ``receipt_s`` (ROS time), lifted to 3D when depth
+        is on and pairs (``camera_info``: the colour camera's latest); raises
         ImageConversionError/ValueError for a bad image, ModelError when the model fails."""
         self._apply_requested()
         started = time.perf_counter()
@@ -112,15 +148,26 @@ class FramePipeline:
         result = self._estimator.estimate(image, channel_order=order)
         stamp = msg.header.stamp
         result = self._temporal.update(result, stamp.sec + stamp.nanosec * 1e-9, receipt_s)
-        return Frame(result_to_msg(result, msg.header), result, image, order, started)
+        problem = None
+        if self.depth is not None:
+            camera, state = camera_for(camera_info, result.image_size)
+            result, problem = self.depth.lift(result, msg.header,
+                                              camera if state == CALIBRATED else None)
+        return Frame(result_to_msg(result, msg.header), result, image, order, started,
+                     problem)
 
     def markers(self, frame: Frame, camera_info: CameraInfo | None) -> tuple[MarkerArray, str]:
         """The frame's markers, and what their camera is based on (in words)."""
         settings, result = self.settings, frame.result
         camera, camera_state = camera_for(camera_info, result.image_size)
         return poses_to_markers(result.poses, frame.poses.header, camera, settings.marker_depth,
-                                settings.keypoint_threshold,
-                                settings.marker_line_width), camera_state
+                                settings.keypoint_threshold, settings.marker_line_width,
+                                label_ids=True), camera_state
+
+    @staticmethod
+    def people(frame: Frame) -> PoseArray:
+        """The frame's people with a measured position (``people``)."""
+        return poses_to_people(frame.result.poses, frame.poses.header)
 
     def image_markers(self, frame: Frame) -> tuple[ImageMarker, ImageMarker]:
         """The frame's 2D overlay: (bones, keypoints), in corner-origin image pixels."""

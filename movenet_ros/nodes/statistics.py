@@ -14,8 +14,16 @@ import threading
 WINDOW = 300  # frames the timing percentiles are taken over
 
 
+class Tally:
+    """Integer fields counted up by name (a dataclass's)."""
+
+    def add(self, **counts: int) -> None:
+        for name, n in counts.items():
+            setattr(self, name, getattr(self, name) + n)
+
+
 @dataclass
-class Counters:
+class Counters(Tally):
     """Frame accounting.
 
     received: reached the node (including frames replaced in its one-frame queue).
@@ -31,10 +39,6 @@ class Counters:
     lost: int = 0
     bad: int = 0
     model_errors: int = 0
-
-    def add(self, **counts: int) -> None:
-        for name, n in counts.items():
-            setattr(self, name, getattr(self, name) + n)
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -6,6 +6,12 @@ on ``camera_info`` and, optionally, JPEG ``sensor_msgs/CompressedImage`` on
 ``image/compressed``, at the source's own frame rate or a set one. With ``max_frames`` or at
 the end of a file (unless ``loop``) the node exits 0, so demos and tests can run it to the end.
 
+An RGB-D folder (``camera.json`` + ``color/`` + ``depth/``, see
+:mod:`movenet_ros.core.rgbd_folder`) plays as an aligned RGB-D camera: each colour frame on
+``image`` and its registered depth on ``depth/image`` (``depth_encoding``: 16UC1 mm or 32FC1
+m), with the folder's intrinsics on both ``camera_info`` and ``depth/camera_info``, all four
+with the same header, as a RealSense driver's aligned topics.
+
     python -m movenet_ros.nodes.video_publisher --ros-args -p source:=video.mp4 -p max_frames:=5
 
 Frames come from :mod:`movenet_ros.core.media` (ROS-free) and become messages through
@@ -32,8 +38,10 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
+from movenet_ros.conversions.depth import depth_image_to_msg, depth_in_encoding
 from movenet_ros.conversions.images import array_to_compressed_msg, array_to_image_msg
 from movenet_ros.core.camera import DEFAULT_HFOV_DEG, Pinhole
+from movenet_ros.core.depth import DepthImage
 from movenet_ros.core.estimator import MAX_IMAGE_SIDE
 from movenet_ros.core.media import (
     DEFAULT_IMAGE_FPS,
@@ -43,17 +51,21 @@ from movenet_ros.core.media import (
     resize,
 )
 from movenet_ros.core.options import Range
+from movenet_ros.core.rgbd_folder import RgbdFolderSource, is_rgbd_folder
 from movenet_ros.nodes.parameters import Applies, ParameterSpec, change_problem, declare
 from movenet_ros.nodes.startup import EXIT_BAD_CONFIG, init_ros
 
 ENCODINGS = ('bgr8', 'rgb8', 'mono8')
+DEPTH_ENCODINGS = ('16UC1', '32FC1')
 RELIABILITIES = {'reliable': ReliabilityPolicy.RELIABLE,
                  'best_effort': ReliabilityPolicy.BEST_EFFORT}
 START = Applies.START
 # The image stream's QoS has the same parameter names in movenet_node.
 PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('source', '',
-                  'Video file, image folder, image file, camera index or /dev/videoN.', START),
+                  'Video file, image folder, image file, camera index or /dev/videoN; or an '
+                  'RGB-D folder (camera.json, color/, depth/), played with depth/image and '
+                  'depth/camera_info.', START),
     ParameterSpec('rate', 0.0, "Publishing rate in Hz; 0 = the source's own frame rate "
                   f'(images: {DEFAULT_IMAGE_FPS:g}). Never faster than frames decode.', START,
                   range=Range(0.0, 1000.0)),
@@ -69,12 +81,18 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('encoding', 'bgr8', 'Image encoding.', START, choices=ENCODINGS),
     ParameterSpec('focal_length_px', 0.0, 'Focal length (fx = fy) in CameraInfo, pixels of '
                   f'the output image; 0 = a {DEFAULT_HFOV_DEG:g} degree horizontal field of '
-                  'view.', range=Range(0.0, 1e6)),
+                  "view. Not used for an RGB-D folder: its camera.json's intrinsics are "
+                  'published.', range=Range(0.0, 1e6)),
+    ParameterSpec('depth_encoding', '16UC1',
+                  'Encoding of depth/image for an RGB-D folder: 16UC1 (uint16 millimetres) '
+                  'or 32FC1 (float32 metres), as REP-118 defines them.', START,
+                  choices=DEPTH_ENCODINGS),
     ParameterSpec('publish_compressed', False, 'Also publish JPEG on image/compressed.', START),
     ParameterSpec('jpeg_quality', 90, 'JPEG quality of image/compressed (1-100).',
                   range=Range(1, 100)),
     ParameterSpec('wait_for_subscribers', 0, 'Before the first frame, wait until this many '
-                  'subscribers match on image (0 = start at once).', START,
+                  'subscribers match on image (and depth/image, for an RGB-D folder; 0 = start '
+                  'at once).', START,
                   range=Range(0, 1000)),
     ParameterSpec('wait_timeout', 30.0, 'Seconds to wait for subscribers before starting '
                   'anyway; 0 = wait forever.', START, range=Range(0.0, 86400.0)),
@@ -120,7 +138,9 @@ class VideoPublisher(Node):
             raise ValueError("parameter 'source' is not set: pass -p source:=<video file, "
                              'image folder, image file, camera index or /dev/videoN>')
         try:
-            self._source: FrameSource = open_frame_source(self.source_name)
+            self._source: FrameSource = (RgbdFolderSource(self.source_name)
+                                         if is_rgbd_folder(self.source_name)
+                                         else open_frame_source(self.source_name))
         except (OSError, ValueError) as exc:
             raise ValueError(f'cannot open source: {exc}; set -p source:=<video file, image '
                              f'folder, image file, camera index or /dev/videoN>') from exc
@@ -133,6 +153,12 @@ class VideoPublisher(Node):
         self._info_pub = self.create_publisher(CameraInfo, 'camera_info', qos)
         self._compressed_pub = (self.create_publisher(CompressedImage, 'image/compressed', qos)
                                 if p['publish_compressed'] else None)
+        self._rgbd = isinstance(self._source, RgbdFolderSource)
+        self._depth_encoding: str = p['depth_encoding']
+        self._depth_pub = self._depth_info_pub = None
+        if self._rgbd:
+            self._depth_pub = self.create_publisher(Image, 'depth/image', qos)
+            self._depth_info_pub = self.create_publisher(CameraInfo, 'depth/camera_info', qos)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self.published = 0
@@ -143,7 +169,9 @@ class VideoPublisher(Node):
         self._started: float | None = None
         self._publish_times: tuple[float, float] | None = None  # first, last
         self._camera_info: dict[tuple[int, int], CameraInfo] = {}
-        self._next_frame: np.ndarray | None = self._source.read()
+        self._next_frame: np.ndarray | None = None
+        self._next_depth: np.ndarray | None = None
+        self._read_next(self._source.read())
         self._publish_timer = None
         self._wait_began = time.monotonic()
         self._wait_timer = self.create_timer(0.05, self._check_subscribers)
@@ -153,6 +181,8 @@ class VideoPublisher(Node):
             f'{self._size[0]}x{self._size[1]} {self.encoding} at {self.rate:.3g} Hz on '
             f'{self._image_pub.topic_name} ({p["image_qos_reliability"]}, depth '
             f'{p["image_qos_depth"]})'
+            + (f' with {self._depth_encoding} depth on {self._depth_pub.topic_name}'
+               if self._rgbd else '')
             + (f', waiting for {self._wait_for} subscriber(s)' if self._wait_for else ''))
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
@@ -170,6 +200,8 @@ class VideoPublisher(Node):
     def _check_subscribers(self) -> None:
         """Start publishing once enough subscribers matched, or the wait timed out."""
         matched = self._image_pub.get_subscription_count()
+        if self._depth_pub is not None:  # an RGB-D consumer takes both from the first frame
+            matched = min(matched, self._depth_pub.get_subscription_count())
         waited = time.monotonic() - self._wait_began
         if matched < self._wait_for:
             if not self._wait_timeout or waited < self._wait_timeout:
@@ -189,12 +221,26 @@ class VideoPublisher(Node):
             frame = self._source.read()
         return frame
 
+    def _read_next(self, frame: np.ndarray | None) -> None:
+        """Keep ``frame`` (and, from an RGB-D folder, its depth in the published encoding)
+        for the next tick."""
+        self._next_frame, self._next_depth = frame, None
+        if self._rgbd and frame is not None:
+            source = self._source
+            depth = DepthImage(source.depth, source.depth_scale)
+            self._next_depth = depth_in_encoding(depth, self._depth_encoding)
+
     def _camera_info_for(self, width: int, height: int) -> CameraInfo:
         key = (width, height)
         if key not in self._camera_info:
-            camera = Pinhole.default((width, height))
-            if self.focal_length_px:
-                camera = replace(camera, fx=self.focal_length_px, fy=self.focal_length_px)
+            if self._rgbd:  # measured intrinsics, scaled to the output size
+                camera = self._source.camera
+                k = [camera.fx, 0.0, camera.cx, 0.0, camera.fy, camera.cy, 0.0, 0.0, 1.0]
+                camera = Pinhole.from_k(k, self._source.size, (width, height))
+            else:
+                camera = Pinhole.default((width, height))
+                if self.focal_length_px:
+                    camera = replace(camera, fx=self.focal_length_px, fy=self.focal_length_px)
             self._camera_info[key] = pinhole_camera_info(width, height, camera)
         return self._camera_info[key]
 
@@ -224,12 +270,17 @@ class VideoPublisher(Node):
             self._compressed_pub.publish(array_to_compressed_msg(
                 pixels if self.encoding == 'mono8' else frame, header,
                 quality=self.jpeg_quality, encoding=self.encoding))
+        if self._next_depth is not None:
+            # Nearest neighbour: depth readings are never blended across a body's edge.
+            depth = resize(self._next_depth, self._size, cv2.INTER_NEAREST)
+            self._depth_pub.publish(depth_image_to_msg(depth, header))
+            self._depth_info_pub.publish(info)
         self.published += 1
         if self.max_frames and self.published >= self.max_frames:
             self.finish(0, f'max_frames={self.max_frames} reached')
             return
         try:
-            self._next_frame = self._read()
+            self._read_next(self._read())
         except ValueError as exc:
             self.get_logger().error(str(exc))
             self.finish(1, 'a frame could not be read')
@@ -260,7 +311,8 @@ class VideoPublisher(Node):
     def flush(self, timeout_s: float = 2.0) -> None:
         """Give the last frames time to reach reliable subscribers before the node goes."""
         deadline = Duration(seconds=timeout_s)
-        for pub in (self._image_pub, self._info_pub, self._compressed_pub):
+        for pub in (self._image_pub, self._info_pub, self._compressed_pub, self._depth_pub,
+                    self._depth_info_pub):
             if pub is not None:
                 pub.wait_for_all_acked(deadline)
 
