@@ -110,14 +110,28 @@ def machine() -> dict:
             'loadavg': [round(v, 2) for v in os.getloadavg()]}
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of all threads of process ``pid`` so far (NaN if gone)."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat after the command name (field 3 on), None if the process is gone."""
     try:
         stat = pathlib.Path(f'/proc/{pid}/stat').read_text()
     except OSError:
+        return None
+    return stat.rsplit(')', 1)[1].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of all threads of process ``pid`` so far (NaN if gone)."""
+    fields = _stat_fields(pid)
+    if fields is None:
         return float('nan')
-    fields = stat.rsplit(')', 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICK  # utime, stime
+
+
+def minor_faults(pid: int) -> float:
+    """Minor page faults of process ``pid`` so far (minflt; NaN if gone): each is a page
+    of memory the process touched for the first time since it was mapped."""
+    fields = _stat_fields(pid)
+    return float('nan') if fields is None else float(fields[7])
 
 
 def machine_busy_seconds() -> float:
@@ -157,7 +171,8 @@ class Variant:
     """A build of the node to run: the current environment's, or another colcon install.
 
     ``LABEL=INSTALL[+KEY=VALUE...]`` on the command line: INSTALL is a colcon install folder
-    (``current`` for the environment's own), KEY=VALUE environment variables for the node.
+    (``current`` for the environment's own), KEY=VALUE environment variables for the node,
+    NAME:=VALUE parameters for it (``+thread_placement:=none``).
     Another install runs with its own parameter files, its setup.bash sourced over this
     environment, so an old checkout built with the same venv can be timed against this one.
     """
@@ -165,6 +180,8 @@ class Variant:
     label: str
     install: pathlib.Path | None = None
     env: tuple[tuple[str, str], ...] = ()
+    params: tuple[str, ...] = ()  # 'name:=value', as after -p
+    prefix: tuple[str, ...] = ()  # run under this (e.g. ip netns exec NAME), pid kept
 
     @classmethod
     def parse(cls, text: str) -> Variant:
@@ -175,7 +192,9 @@ class Variant:
         install = None if where == 'current' else pathlib.Path(where).resolve()
         if install is not None and not (install / 'setup.bash').is_file():
             raise ValueError(f'{install} is not a colcon install folder (no setup.bash)')
-        return cls(label, install, tuple(tuple(p.split('=', 1)) for p in pairs))
+        params = tuple(p for p in pairs if ':=' in p)
+        env = tuple(tuple(p.split('=', 1)) for p in pairs if ':=' not in p)
+        return cls(label, install, env, params)
 
     def config(self, mode: str) -> pathlib.Path:
         if self.install is None:
@@ -185,9 +204,9 @@ class Variant:
     def command(self, args: list[str]) -> list[str]:
         """The node's command line; ``exec`` keeps the pid the node's."""
         if self.install is None:
-            return [str(node_executable()), *args]
+            return [*self.prefix, str(node_executable()), *args]
         exe = self.install / 'movenet_ros' / 'lib' / 'movenet_ros' / 'movenet_node'
-        return ['bash', '-c', f'source {self.install}/setup.bash && exec "$0" "$@"',
+        return [*self.prefix, 'bash', '-c', f'source {self.install}/setup.bash && exec "$0" "$@"',
                 str(exe), *args]
 
 
@@ -208,13 +227,15 @@ class NodeUnderTest:
                 '-p', f'num_threads:={threads}',
                 '-p', f'image_transport:={"compressed" if transport == "jpeg" else "raw"}',
                 '-p', f'diagnostics_period:={diagnostics_period}']
-        for p in params:
+        for p in (*params, *variant.params):
             args += ['-p', p]
+        self._start(variant.command(args), dict(variant.env))
+
+    def _start(self, command: list[str], env: dict[str, str]) -> None:
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (lives as long as the node)
             'w+', prefix='movenet_node_', suffix='.log')
-        self.proc = subprocess.Popen(variant.command(args), stdout=self.log,
-                                     stderr=subprocess.STDOUT, text=True,
-                                     env=os.environ | dict(variant.env))
+        self.proc = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT,
+                                     text=True, env=os.environ | env)
         self.pid = self.proc.pid
         self.started = time.time()
 
@@ -224,6 +245,9 @@ class NodeUnderTest:
     def cpu_seconds(self) -> float:
         """User + system CPU time of all the node's threads so far."""
         return cpu_seconds(self.pid)
+
+    def minor_faults(self) -> float:
+        return minor_faults(self.pid)
 
     def memory_mb(self) -> dict[str, float]:
         """Resident memory now (VmRSS) and its peak so far (VmHWM), in MB."""
@@ -255,6 +279,22 @@ class NodeUnderTest:
         out = self.output()
         self.log.close()
         return self.proc.returncode, out, took
+
+
+class EchoUnderTest(NodeUnderTest):
+    """The floor: a minimal rclpy node that answers each image with its header, as its own
+    process (``python bench/common.py echo TRANSPORT``; see :func:`echo_main`).
+
+    Same subscription QoS as movenet_node, same message types, same reply topic and QoS, so
+    what the observer measures of it is what any Python node pays for the frame's transport.
+    It tunes the allocator as movenet_node does (``MOVENET_ROS_MALLOC=off`` in ``env``: not).
+    """
+
+    def __init__(self, transport: str = 'raw', env: tuple[tuple[str, str], ...] = (),
+                 prefix: tuple[str, ...] = ()) -> None:
+        self.model, self.threads, self.transport = 'echo', 0, transport
+        self._start([*prefix, sys.executable, str(pathlib.Path(__file__).resolve()), 'echo',
+                     transport], dict(env))
 
 
 class Sampler:
@@ -408,9 +448,10 @@ class PublisherProcess:
         self.events: queue.Queue[dict] = queue.Queue()
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (lives as long as the process)
             'w+', prefix='bench_publisher_', suffix='.log')
+        # spec 'prefix': run under it (e.g. ``ip netns exec NAME``: another network namespace).
         self.proc = subprocess.Popen(
-            [sys.executable, str(pathlib.Path(__file__).resolve()), 'publish',
-             json.dumps(spec)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [*spec.get('prefix', ()), sys.executable, str(pathlib.Path(__file__).resolve()),
+             'publish', json.dumps(spec)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=self.log, text=True)
         self._node = node
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -424,6 +465,7 @@ class PublisherProcess:
                 continue
             if self._node is not None:
                 event['node_cpu_s'] = self._node.cpu_seconds()
+                event['node_minflt'] = self._node.minor_faults()
                 event['node_mem_mb'] = self._node.memory_mb()
             event['publisher_cpu_s'] = cpu_seconds(self.proc.pid)
             event['bench_cpu_s'] = time.process_time()
@@ -515,7 +557,11 @@ def publish_main(spec: dict) -> int:
            'phases': [{'name', 'size': 'WxH', 'rate': Hz, 'warmup': s, 'duration': s}, ...]}
     Events: ready, then per phase start / measure (end of warm-up) / end, all with wall time
     't'; 'end' carries 'published' (whole phase) and 'measured' (after the warm-up) counts.
+    The allocator is tuned as in video_publisher (``MOVENET_ROS_MALLOC=off``: not).
     """
+    from movenet_ros.entry_points import tune_malloc
+
+    tune_malloc()
     import rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
     from sensor_msgs.msg import CompressedImage, Image
@@ -627,7 +673,47 @@ def publish_main(spec: dict) -> int:
     return 0
 
 
+def echo_main(transport: str) -> int:
+    """The floor node: each image answered by an empty PersonPoseArray with its header.
+
+    Subscription and reply as movenet_node's (best effort depth 1 in, reliable depth 10 out),
+    single-threaded executor, nothing done with the pixels.
+    """
+    from movenet_ros.entry_points import tune_malloc
+
+    tuned = tune_malloc()
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import CompressedImage, Image
+
+    from movenet_ros.msg import PersonPoseArray
+
+    rclpy.init()
+    node = rclpy.create_node('bench_echo')
+    node.get_logger().info(tuned)
+    poses = node.create_publisher(PersonPoseArray, 'poses', QoSProfile(
+        depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    jpeg = transport == 'jpeg'
+    node.create_subscription(
+        CompressedImage if jpeg else Image, 'image/compressed' if jpeg else 'image',
+        lambda msg: poses.publish(PersonPoseArray(header=msg.header)),
+        QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                   reliability=ReliabilityPolicy.BEST_EFFORT))
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
 if __name__ == '__main__':
     if len(sys.argv) == 3 and sys.argv[1] == 'publish':
         sys.exit(publish_main(json.loads(sys.argv[2])))
-    sys.exit(f'usage: {sys.argv[0]} publish SPEC_JSON (started by the bench scripts)')
+    if len(sys.argv) == 3 and sys.argv[1] == 'echo':
+        sys.exit(echo_main(sys.argv[2]))
+    sys.exit(f'usage: {sys.argv[0]} publish SPEC_JSON | echo raw|jpeg (started by the bench '
+             'scripts)')

@@ -46,6 +46,7 @@ from common import (
     MODES,
     RESULTS,
     TRANSPORTS,
+    EchoUnderTest,
     NodeUnderTest,
     Observer,
     Variant,
@@ -64,6 +65,7 @@ TARGET_RATIO = 0.95
 TARGET_OVERHEAD_MS = 1.5
 TARGET_LATENCY_RATIO = 1.3
 TARGET_RSS_MB = 350.0
+TARGET_ADDED_MS = {'p50': 1.0, 'p95': 2.0}  # what the node adds to floor + model (issue 16)
 TARGET_SIZE = '1280x720'
 SWEEP_RATES = (5, 10, 15, 30, 60, 120)
 CAMERA_RATE = 30
@@ -77,12 +79,24 @@ def saturating_rate(raw_fps: float) -> int:
 # ---- raw invoke(): the model alone, in this process --------------------------------------
 
 class RawModel:
-    """The node's model loaded in this process with the same threads: the reference."""
+    """The node's model loaded in this process with the same threads: the reference.
 
-    def __init__(self, model_name: str, threads: int) -> None:
+    Run in a thread of its own, as the node runs it in its frame thread: the model's thread
+    placement pins the thread that calls it, which must not be the observer's.
+    """
+
+    def __init__(self, model_name: str, threads: int, placement: str | None = None) -> None:
+        """``placement``: the model's thread_placement (None: the node's default)."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from movenet_ros.core.model import MoveNetModel
+        from movenet_ros.nodes.movenet_config import NODE_THREAD_PLACEMENT
 
-        self.model = MoveNetModel(model_name, num_threads=threads)
+        placement = placement or NODE_THREAD_PLACEMENT
+
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix='bench_model')
+        self.model = self._thread.submit(MoveNetModel, model_name, num_threads=threads,
+                                         thread_placement=placement).result()
         self._inputs: dict[tuple[int, int], np.ndarray] = {}
 
     def prepared(self, frame: np.ndarray) -> np.ndarray:
@@ -96,12 +110,16 @@ class RawModel:
                 warp_to_input(frame, letterbox_region((h, w), input_hw), input_hw)[..., ::-1])
         return self._inputs[(h, w)]
 
-    def measure(self, frame: np.ndarray, seconds: float) -> dict:
-        """invoke() back to back for ``seconds`` ('hot'), then paced at 30 Hz ('paced').
+    def measure(self, frame: np.ndarray, seconds: float, rate: float = CAMERA_RATE) -> dict:
+        """invoke() back to back for ``seconds`` ('hot'), then paced at ``rate`` ('paced').
 
-        Paced matters: after ~20 ms idle the interpreter's threads sleep and the next
-        invoke() takes up to twice as long, which is what a node fed at camera rate sees.
+        Paced matters: after a few ms idle the interpreter's worker threads sleep, and where
+        the scheduler wakes them decides how long the next invoke() takes; that is what a
+        node fed at the camera's rate sees.
         """
+        return self._thread.submit(self._measure, frame, seconds, rate).result()
+
+    def _measure(self, frame: np.ndarray, seconds: float, rate: float) -> dict:
         prepared = self.prepared(frame)
         model = self.model
         for _ in range(3):
@@ -112,13 +130,16 @@ class RawModel:
             model.run(prepared)
             hot.append(model.last_invoke_ms)
         paced = []
-        for _ in range(max(5, int(seconds * 10))):
-            time.sleep(1.0 / CAMERA_RATE)
+        period = 1.0 / rate
+        next_at = time.monotonic()
+        for _ in range(int(min(60, max(10, seconds * rate)))):
+            next_at += period
+            time.sleep(max(0.0, next_at - time.monotonic()))
             model.run(prepared)
             paced.append(model.last_invoke_ms)
         return {'hot': percentiles(hot, (50, 95)) | {'n': len(hot)},
                 'paced': percentiles(paced, (50, 95)) | {'n': len(paced)},
-                'input_hw': list(prepared.shape[:2])}
+                'rate_hz': rate, 'input_hw': list(prepared.shape[:2])}
 
 
 # ---- the node in this process: its per-frame work, piece by piece --------------------------
@@ -251,20 +272,23 @@ def inprocess_profile(model_name: str, size: str, frames: list[np.ndarray], iter
 def measure_phase(observer: Observer, window: dict, before: dict | None, after: dict | None,
                   raws: list[dict]) -> dict:
     """Results of one phase from the publisher's events, the outputs and two diagnostics
-    snapshots taken in the quiet gaps around it (``raws``: invoke() measured in them)."""
+    snapshots taken in the quiet gaps around it (``raws``: invoke() measured in them, none
+    for the echo node)."""
     measure, end = window['measure'], window['end']
     t_measure, t_end = measure['t'], end['t']
     span = t_end - t_measure
     outputs = observer.between(t_measure, t_end, prefix=window['phase'])
     ages = [o.age_ms for o in outputs]
     counts = counter_delta(before, after)
+
     def cores(key: str) -> float:
         return (end[key] - measure[key]) / span
 
     cpu = cores('node_cpu_s')
     fps = len(outputs) / span
-    raw_ms = float(np.mean([r['hot']['mean'] for r in raws]))
-    paced_ms = float(np.mean([r['paced']['p50'] for r in raws]))
+    raw_ms = float(np.mean([r['hot']['mean'] for r in raws])) if raws else None
+    paced = {q: float(np.mean([r['paced'][q] for r in raws])) if raws else None
+             for q in ('p50', 'p95')}
     diag = after or {}
 
     def number(key: str) -> float | None:
@@ -275,6 +299,9 @@ def measure_phase(observer: Observer, window: dict, before: dict | None, after: 
 
     def rounded(value: float | None, digits: int = 3) -> float | None:
         return None if value is None else round(value, digits)
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return rounded(a / b) if a is not None and b else None
 
     third = max(1, len(ages) // 3)
     p95 = float(np.percentile(ages, 95)) if ages else None
@@ -288,10 +315,11 @@ def measure_phase(observer: Observer, window: dict, before: dict | None, after: 
         'people_mean': round(float(np.mean([o.persons for o in outputs])), 2)
         if outputs else 0.0,
         'processed_fps': round(fps, 2),
-        'raw_invoke_ms': round(raw_ms, 3),
-        'raw_paced_invoke_ms': round(paced_ms, 3),
-        'raw_fps': round(1000.0 / raw_ms, 2),
-        'throughput_ratio': round(fps * raw_ms / 1000.0, 3),
+        'raw_invoke_ms': rounded(raw_ms),
+        'raw_paced_invoke_ms': rounded(paced['p50']),
+        'raw_paced_invoke_ms_p95': rounded(paced['p95']),
+        'raw_fps': round(1000.0 / raw_ms, 2) if raw_ms else None,
+        'throughput_ratio': rounded(fps * raw_ms / 1000.0) if raw_ms else None,
         # From the node's own diagnostics (its last 300 frames).
         'node_invoke_ms_p50': number('inference ms p50'),
         # Share of the worker's time spent in invoke(): 1.0 = the node adds nothing between
@@ -302,10 +330,9 @@ def measure_phase(observer: Observer, window: dict, before: dict | None, after: 
         'node_overhead_ms_p50': number('overhead ms p50'),
         'node_overhead_ms_p95': number('overhead ms p95'),
         'latency_ms': {k: rounded(v, 2) for k, v in percentiles(ages).items()},
-        'latency_p95_over_invoke': rounded(p95 / raw_ms if ages else None),
-        'latency_p95_over_paced_invoke': rounded(p95 / paced_ms if ages else None),
-        'latency_p95_over_node_invoke': rounded(p95 / number('inference ms p50'))
-        if ages and number('inference ms p50') else None,
+        'latency_p95_over_invoke': ratio(p95, raw_ms),
+        'latency_p95_over_paced_invoke': ratio(p95, paced['p50']),
+        'latency_p95_over_node_invoke': ratio(p95, number('inference ms p50')),
         # Drift check: the newest frame is always the one processed, so the last outputs of
         # a phase must be as young as the first ones.
         'age_p95_first_third_ms': rounded(float(np.percentile(ages[:third], 95)), 2)
@@ -313,6 +340,9 @@ def measure_phase(observer: Observer, window: dict, before: dict | None, after: 
         'age_p95_last_third_ms': rounded(float(np.percentile(ages[-third:], 95)), 2)
         if ages else None,
         'node_cpu_cores': round(cpu, 3),
+        # Page faults: each a 4 KiB page the node touched afresh (the allocator's churn).
+        'node_faults_per_frame': rounded((end['node_minflt'] - measure['node_minflt'])
+                                         / max(end['measured'], 1), 1),
         'publisher_cpu_cores': round(cores('publisher_cpu_s'), 3),
         # Everything else on the machine (other users): it competes for the same 2 cores.
         'other_cpu_cores': round(cores('machine_busy_s') - cpu - cores('publisher_cpu_s')
@@ -326,35 +356,42 @@ def measure_phase(observer: Observer, window: dict, before: dict | None, after: 
     }
 
 
-def node_cases(observer: Observer, reference: RawModel, frames: dict[str, list[np.ndarray]],
-               model: str, threads: int, transport: str, plan: list[tuple[str, int]],
-               args, variant: Variant = CURRENT) -> tuple[dict, list[dict]]:
-    """Start the node, play ``plan`` [(size, rate), ...] through it, stop it.
+def node_cases(observer: Observer, reference: RawModel | None,
+               frames: dict[str, list[np.ndarray]], model: str, threads: int, transport: str,
+               plan: list[tuple[str, int]], args,
+               variant: Variant = CURRENT) -> tuple[dict, list[dict]]:
+    """Start the node (``reference`` None: the echo node), play ``plan`` [(size, rate), ...]
+    through it, stop it.
 
     Between phases (publisher paused, node idle) the node's counters are read and the raw
-    invoke() rate is measured for the next phase's size, so every phase has a reference
-    taken just before and just after it.
+    invoke() time is measured for the next phase's size and rate, so every phase has a
+    reference taken just before and just after it.
     """
     phases = [{'name': f'{model}/{threads}/{transport}/{size}/{rate}', 'size': size,
                'rate': rate, 'warmup': args.warmup, 'duration': args.duration}
               for size, rate in plan]
-    spec = {'transport': transport, 'frames': args.frames, 'gap': 0.5, 'phases': phases}
+    spec = {'transport': transport, 'frames': args.frames, 'gap': 0.5, 'phases': phases,
+            'prefix': getattr(args, 'publisher_prefix', ()),
+            'reliable': getattr(args, 'reliable_camera', False)}
     snapshots: list[dict | None] = []
-    raws: list[dict] = []  # raws[i]: measured before phase i, at the size of phase i/i-1
+    raws: list[dict] = []  # raws[i]: measured before phase i, at the cases of phase i-1 and i
     raw_seconds = 0.5 if args.quick else 1.0
 
     def between(index: int) -> None:
-        # Trailing outputs, then a diagnostics message newer than all of them.
-        observer.spin_for(0.4)
-        count = len(observer.diagnostics)
-        observer.spin_until(lambda: len(observer.diagnostics) > count, 2.0)
-        snapshots.append(observer.diagnostics[-1][1] if observer.diagnostics else None)
+        observer.spin_for(0.4)  # trailing outputs
         measured = {}
-        for size in {plan[i][0] for i in (index - 1, index) if 0 <= i < len(plan)}:
-            measured[size] = reference.measure(frames[size][0], raw_seconds)
+        if reference is None:  # the echo node publishes no diagnostics
+            snapshots.append(None)
+        else:  # a diagnostics message newer than every output
+            count = len(observer.diagnostics)
+            observer.spin_until(lambda: len(observer.diagnostics) > count, 2.0)
+            snapshots.append(observer.diagnostics[-1][1] if observer.diagnostics else None)
+            for size, rate in {plan[i] for i in (index - 1, index) if 0 <= i < len(plan)}:
+                measured[(size, rate)] = reference.measure(frames[size][0], raw_seconds, rate)
         raws.append(measured)
 
-    node = NodeUnderTest(model, threads, transport, variant=variant)
+    node = (EchoUnderTest(transport, variant.env, variant.prefix) if reference is None else
+            NodeUnderTest(model, threads, transport, variant=variant))
     try:
         events = run_phases(observer, node, spec, between)
         memory = node.memory_mb()
@@ -365,25 +402,53 @@ def node_cases(observer: Observer, reference: RawModel, frames: dict[str, list[n
         case = {'model': model, 'threads': threads, 'transport': transport, 'size': size,
                 'target_rate_hz': rate}
         case.update(measure_phase(observer, window, snapshots[i], snapshots[i + 1],
-                                  [raws[i][size], raws[i + 1][size]]))
+                                  [r[(size, rate)] for r in raws[i:i + 2] if r]))
         results.append(case)
         lat = case['latency_ms']
+        model_text = '' if reference is None else (
+            f" (raw {case['raw_fps']:.1f}, x{case['throughput_ratio']:.2f}; node invoke "
+            f"{case['node_invoke_ms_p50']} ms, raw {case['raw_invoke_ms']:.1f} / paced "
+            f"{case['raw_paced_invoke_ms']:.1f})")
         print(f"  {model:9s} t{threads} {transport:4s} {size:9s} {rate:3d} Hz: "
-              f"{case['processed_fps']:6.1f} fps (raw {case['raw_fps']:.1f}, "
-              f"x{case['throughput_ratio']:.2f}; node invoke {case['node_invoke_ms_p50']} ms,"
-              f" raw {case['raw_invoke_ms']:.1f} / paced {case['raw_paced_invoke_ms']:.1f}), "
+              f"{case['processed_fps']:6.1f} fps{model_text}, "
               f"latency p50/p95 {lat['p50'] or 0:.1f}/{lat['p95'] or 0:.1f} ms, cpu "
               f"{case['node_cpu_cores']:.2f} (publisher {case['publisher_cpu_cores']:.2f}, "
-              f"others {case['other_cpu_cores']:.2f}), "
+              f"others {case['other_cpu_cores']:.2f}), faults/frame "
+              f"{case['node_faults_per_frame']}, "
               f"dropped {case['counters'].get('frames dropped')}, "
               f"lost {case['counters'].get('frames lost upstream')}", file=sys.stderr,
               flush=True)
     raw_log = [{'model': model, 'threads': threads, 'size': size, **r}
-               for gap in raws for size, r in gap.items()]
+               for gap in raws for (size, _rate), r in gap.items()]
     return ({'model': model, 'threads': threads, 'transport': transport,
              'peak_rss_mb': round(memory.get('hwm', float('nan')), 1),
              'exit_code': code, 'traceback': 'Traceback' in output,
              'stop_s': round(took, 2), 'phases': results}, raw_log)
+
+
+def attach_floor(runs: list[dict], floor_runs: list[dict]) -> None:
+    """Split each node phase's latency into floor + model + what the node adds.
+
+    floor: the echo node's latency on the same transport, size and rate (its phases before
+    and after the node's, pooled); model: invoke() in this process at the same rate (paced,
+    measured around the phase); the node adds the rest. Each percentile is split on its
+    own: node p50 - floor p50 - model p50, and the same for p95.
+    """
+    for run in runs:
+        for c in run['phases']:
+            key = (c['transport'], c['size'], c['target_rate_hz'])
+            ages = [a for f in floor_runs for e in f['phases']
+                    if (e['transport'], e['size'], e['target_rate_hz']) == key
+                    for a in e['_ages']]
+            floor = percentiles(ages, (50, 95))
+            model = {'p50': c['raw_paced_invoke_ms'], 'p95': c['raw_paced_invoke_ms_p95']}
+            added = {q: round(c['latency_ms'][q] - floor[q] - model[q], 2)
+                     if None not in (c['latency_ms'][q], floor[q], model[q]) else None
+                     for q in ('p50', 'p95')}
+            c['floor_ms'] = {q: round(floor[q], 2) if floor[q] is not None else None
+                             for q in ('p50', 'p95')} | {'n': len(ages)}
+            c['model_ms'] = model
+            c['node_added_ms'] = added
 
 
 def plan_for(size: str, transport: str, primary: bool, raw_fps: float,
@@ -399,8 +464,9 @@ def plan_for(size: str, transport: str, primary: bool, raw_fps: float,
 # ---- before / after: builds of the node interleaved ---------------------------------------
 
 COMPARED = {'processed_fps': 'node fps', 'latency_p50': 'latency p50 ms',
-            'latency_p95': 'latency p95 ms', 'node_cpu_cores': 'CPU cores',
-            'other_cpu_cores': 'others CPU'}
+            'latency_p95': 'latency p95 ms', 'node_faults_per_frame': 'page faults / frame',
+            'node_cpu_cores': 'CPU cores', 'other_cpu_cores': 'others CPU',
+            'paced_invoke_p50': 'paced invoke p50 ms', 'added_p50': 'node-added p50 ms'}
 
 
 def compare(observer: Observer, frames: dict[str, list[np.ndarray]], variants: list[Variant],
@@ -410,11 +476,17 @@ def compare(observer: Observer, frames: dict[str, list[np.ndarray]], variants: l
     plan = [(size, rate) for size in args.sizes.split(',') for rate in args.rates]
     threads = int(args.threads.split(',')[0])
     rows = []
+    references: dict[tuple[str, str], RawModel] = {}  # the same placement as the variant's
+    models = args.models.split(',') + (['echo'] if args.compare_echo else [])
     for repeat in range(args.repeat):
-        for model in args.models.split(','):
-            reference = RawModel(model, threads)
+        for model in models:
             shift = repeat % len(variants)
             for variant in variants[shift:] + variants[:shift]:
+                placement = dict(p.split(':=', 1) for p in variant.params).get(
+                    'thread_placement')
+                if model != 'echo' and (model, placement) not in references:
+                    references[(model, placement)] = RawModel(model, threads, placement)
+                reference = references.get((model, placement))
                 print(f'repeat {repeat + 1}/{args.repeat}: {model}, {variant.label}',
                       file=sys.stderr, flush=True)
                 run, _ = node_cases(observer, reference, frames, model, threads, 'raw', plan,
@@ -426,14 +498,33 @@ def compare(observer: Observer, frames: dict[str, list[np.ndarray]], variants: l
                         'processed_fps': c['processed_fps'],
                         'latency_p50': c['latency_ms']['p50'],
                         'latency_p95': c['latency_ms']['p95'],
+                        'node_faults_per_frame': c['node_faults_per_frame'],
                         'node_cpu_cores': c['node_cpu_cores'],
                         'other_cpu_cores': c['other_cpu_cores'],
+                        'paced_invoke_p50': c['raw_paced_invoke_ms'],
+                        'node_invoke_p50': c['node_invoke_ms_p50'],
                         'dropped': c['counters'].get('frames dropped'),
                         'lost': c['counters'].get('frames lost upstream'),
-                        'exit_code': run['exit_code'], 'traceback': run['traceback']})
+                        'exit_code': run['exit_code'], 'traceback': run['traceback'],
+                        'loadavg': [round(v, 2) for v in os.getloadavg()]})
+    add_node_added(rows)
     return {'variants': [{'label': v.label, 'install': str(v.install or 'current'),
-                          'env': dict(v.env)} for v in variants],
+                          'env': dict(v.env), 'params': list(v.params)} for v in variants],
             'plan': plan, 'threads': threads, 'repeat': args.repeat, 'rows': rows}
+
+
+def add_node_added(rows: list[dict]) -> None:
+    """Each model row's latency p50 minus its variant's echo floor (mean over the repeats,
+    same size and rate) and the paced invoke() p50: what the node adds (None: no echo)."""
+    for row in rows:
+        floors = [r['latency_p50'] for r in rows if r['model'] == 'echo' and r['latency_p50']
+                  and (r['variant'], r['size'], r['rate']) ==
+                  (row['variant'], row['size'], row['rate'])]
+        row['added_p50'] = None
+        if row['model'] != 'echo' and floors and row['latency_p50'] and \
+                row['paced_invoke_p50'] is not None:
+            row['added_p50'] = round(row['latency_p50'] - float(np.mean(floors))
+                                     - row['paced_invoke_p50'], 3)
 
 
 def compare_markdown(report: dict) -> str:
@@ -453,6 +544,56 @@ def compare_markdown(report: dict) -> str:
                              if values else '-')
             lines.append(f'| {model} | {size} | {rate} | {label} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
+
+
+def compare_plot(report: dict, path: pathlib.Path) -> None:
+    """Stacked p50 per case and variant: floor (the echo), paced invoke, node-added; the
+    node's p95 as a tick. Means over the repeats."""
+    import matplotlib
+
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    rows = report['rows']
+    labels = [v['label'] for v in report['variants']]
+    cases = [(m, s, label) for m, s in dict.fromkeys((r['model'], r['size']) for r in rows
+                                                     if r['model'] != 'echo')
+             for label in labels]
+
+    def mean(key: str, **match) -> float:
+        values = [r[key] for r in rows if all(r[k] == v for k, v in match.items())
+                  and r[key] is not None]
+        return float(np.mean(values)) if values else float('nan')
+    floor = np.array([mean('latency_p50', model='echo', size=s, variant=v) for _, s, v in cases])
+    model = np.array([mean('paced_invoke_p50', model=m, size=s, variant=v)
+                      for m, s, v in cases])
+    total = np.array([mean('latency_p50', model=m, size=s, variant=v) for m, s, v in cases])
+    p95 = [mean('latency_p95', model=m, size=s, variant=v) for m, s, v in cases]
+    x = np.arange(len(cases))
+    fig, ax = plt.subplots(figsize=(max(8, len(cases) * 0.55), 5))
+    ax.bar(x, floor, color='#8c8c8c', label='floor: echo node p50')
+    ax.bar(x, model, bottom=floor, color='#4c72b0', label='model: invoke() paced p50')
+    ax.bar(x, np.maximum(total - floor - model, 0), bottom=floor + model, color='#c44e52',
+           label='node-added p50 (shown when > 0)')
+    top = 1.6 * float(np.nanmax(np.maximum(total, floor + model)))
+    ax.scatter(x, np.minimum(p95, top * 0.97), marker='_', s=120, color='black', zorder=3,
+               label='node latency p95 (value printed when off the chart)')
+    for i, value in enumerate(p95):
+        if value > top * 0.97:
+            ax.annotate(f'{value:.0f}', (x[i], top * 0.97), fontsize=6, ha='center',
+                        va='top', xytext=(0, -3), textcoords='offset points')
+    ax.set_ylim(0, top)
+    ax.set_xticks(x, [f'{m}\n{s}\n{v}' for m, s, v in cases], rotation=60, fontsize=7)
+    ax.set_ylabel('ms')
+    load = report['machine']
+    ax.set_title(f"movenet_node latency = floor + model + node, {report['plan'][0][1]} Hz raw "
+                 f"(load {load['loadavg'][0]:.1f} -> {load['loadavg_after'][0]:.1f})",
+                 fontsize=10)
+    ax.grid(alpha=0.3, axis='y')
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 # ---- report -----------------------------------------------------------------------------------
@@ -477,6 +618,7 @@ def markdown(report: dict) -> str:
                 f"| {c['counters'].get('frames dropped', '-')} "
                 f"| {c['counters'].get('frames lost upstream', '-')} "
                 f"| {c['node_cpu_cores']:.2f} / {c['other_cpu_cores']:.2f} |")
+    lines += ['', floor_markdown(report)]
     lines += ['', '| model | threads | transport | peak RSS MB | exit |',
               '|---|---:|---|---:|---|']
     for run in report['runs']:
@@ -496,13 +638,57 @@ def markdown(report: dict) -> str:
     return '\n'.join(lines)
 
 
+def keeps_up(c: dict) -> bool:
+    """The model alone would keep up with the input (else frames queue for the model)."""
+    return c['raw_fps'] is not None and c['rate_hz'] * 1.1 <= c['raw_fps']
+
+
+def floor_markdown(report: dict) -> str:
+    """Latency = floor + model + node-added, per case (primary threads)."""
+    def pair(d: dict) -> str:
+        return ' / '.join('-' if d.get(q) is None else f'{d[q]:.1f}' for q in ('p50', 'p95'))
+
+    floors = {(e['transport'], e['size'], e['target_rate_hz']): e
+              for f in report['floor_runs'] for e in f['phases'] if f['position'] == 'after'}
+    lines = ['| model | transport | size | input Hz | floor p50 / p95 ms | model p50 / p95 ms '
+             "| node p50 / p95 ms | node adds p50 / p95 ms | node's own work p50 ms "
+             '| page faults / frame node (echo) | CPU cores node (echo) |',
+             '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|']
+    for run in report['runs']:
+        if run['threads'] != report['threads'][0]:
+            continue
+        for c in run['phases']:
+            echo = floors.get((c['transport'], c['size'], c['target_rate_hz']), {})
+            added = pair(c['node_added_ms']) + ('' if keeps_up(c) else ' (queued)')
+            lines.append(
+                f"| {c['model']} | {c['transport']} | {c['size']} | {c['rate_hz']:.0f} "
+                f"| {pair(c['floor_ms'])} | {pair(c['model_ms'])} | {pair(c['latency_ms'])} "
+                f"| {added} | {c['node_overhead_ms_p50'] or 0:.2f} "
+                f"| {c['node_faults_per_frame']} ({echo.get('node_faults_per_frame', '-')}) "
+                f"| {c['node_cpu_cores']:.2f} ({echo.get('node_cpu_cores', '-')}) |")
+    return '\n'.join(lines)
+
+
 def verdicts(report: dict) -> list[str]:
     out = []
+    for run in report['runs']:
+        for c in run['phases']:
+            if not keeps_up(c) or None in c['node_added_ms'].values():
+                continue
+            added = c['node_added_ms']
+            ok = all(added[q] <= TARGET_ADDED_MS[q] for q in added)
+            out.append(f"node adds {c['model']} t{c['threads']} {c['transport']} {c['size']} "
+                       f"@{c['rate_hz']:.0f} Hz: {added['p50']:.2f} / {added['p95']:.2f} ms "
+                       f"p50 / p95 over floor {c['floor_ms']['p50']:.2f} / "
+                       f"{c['floor_ms']['p95']:.2f} + model {c['model_ms']['p50']:.2f} / "
+                       f"{c['model_ms']['p95']:.2f} ({'meets' if ok else 'MISSES'} <= "
+                       f"{TARGET_ADDED_MS['p50']:g} / {TARGET_ADDED_MS['p95']:g} ms; node's own "
+                       f"work p50 {c['node_overhead_ms_p50']} ms)")
     phases = [c for run in report['runs'] for c in run['phases']]
     for c in phases:
         where = (f"{c['model']} t{c['threads']} {c['transport']} {c['size']} "
                  f"@{c['rate_hz']:.0f} Hz")
-        if c['rate_hz'] >= 1.1 * c['raw_fps']:  # the input outpaces the model
+        if c['raw_fps'] and c['rate_hz'] >= 1.1 * c['raw_fps']:  # the input outpaces the model
             ok = c['throughput_ratio'] >= TARGET_RATIO
             out.append(f"throughput {where}: {c['throughput_ratio']:.2f}x raw "
                        f"({'meets' if ok else 'MISSES'} >= {TARGET_RATIO}; worker in invoke "
@@ -586,6 +772,35 @@ def plot(report: dict, doc: pathlib.Path) -> list[pathlib.Path]:
     plt.close(fig)
     written.append(path)
 
+    # Floor + model + node-added at p50, per case at the camera rate.
+    cases = [c for c in phases if c['threads'] == primary and
+             c['target_rate_hz'] == CAMERA_RATE and c['node_added_ms']['p50'] is not None]
+    if cases:
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(cases) + 2), 4.8))
+        x = np.arange(len(cases))
+        floor = np.array([c['floor_ms']['p50'] for c in cases])
+        model = np.array([c['model_ms']['p50'] for c in cases])
+        added = np.array([c['node_added_ms']['p50'] for c in cases])
+        ax.bar(x, floor, color='#8c8c8c', label='floor: echo node (transport)')
+        ax.bar(x, model, bottom=floor, color=[colours[c['model']] for c in cases],
+               label='model: invoke() at the same rate')
+        ax.bar(x, np.maximum(added, 0), bottom=floor + model, color='#c44e52',
+               label='what the node adds')
+        ax.scatter(x, [c['latency_ms']['p95'] for c in cases], marker='_', s=120,
+                   color='black', zorder=3, label='node latency p95')
+        ax.set_xticks(x, [f"{c['model']}\n{c['transport']} {c['size']}" for c in cases],
+                      rotation=60, fontsize=7)
+        ax.set_ylabel('latency p50 (ms)')
+        ax.set_title(f'movenet_node latency at {CAMERA_RATE} Hz = floor + model + node, '
+                     f'{primary} threads\n{title}', fontsize=10)
+        ax.grid(alpha=0.3, axis='y')
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = doc / 'node_floor.png'
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+
     # Throughput vs input rate at the target size, raw transport, every thread count.
     fig, ax = plt.subplots(figsize=(8, 5))
     size = TARGET_SIZE if TARGET_SIZE in report['sizes'] else report['sizes'][0]
@@ -644,6 +859,11 @@ def main(argv: list[str] | None = None) -> int:
                              '"current"; raw input, --models, --sizes, --rates (default '
                              '10,30,120), first --threads; writes node_compare.json/.md')
     parser.add_argument('--repeat', type=int, default=3, help='rounds of --compare')
+    parser.add_argument('--compare-echo', action='store_true',
+                        help='with --compare: also the echo node (the floor) with each '
+                             "variant's environment")
+    parser.add_argument('--name', default='node_compare',
+                        help='with --compare: results go to NAME.json / NAME.md')
     parser.add_argument('--out', type=pathlib.Path, default=RESULTS)
     parser.add_argument('--doc', type=pathlib.Path, default=DOC, help='where plots go')
     args = parser.parse_args(argv)
@@ -672,25 +892,45 @@ def main(argv: list[str] | None = None) -> int:
     frames = {s: [cv2.resize(f, parse_size(s), interpolation=cv2.INTER_AREA) for f in source]
               for s in sizes}
     observer = Observer()
-    runs, raw_log = [], []
+    runs, raw_log, floor_runs = [], [], []
+    references: dict[tuple[str, int], RawModel] = {}
     try:
-        for model in models:
-            for threads in threads_list:
-                primary = threads == threads_list[0]
-                run_sizes = sizes if primary else [s for s in sizes if s == TARGET_SIZE] or \
-                    sizes[:1]
-                reference = RawModel(model, threads)
-                for transport in transports:
+        for transport in transports:
+            cases = []
+            for model in models:
+                for threads in threads_list:
+                    primary = threads == threads_list[0]
+                    run_sizes = sizes if primary else [s for s in sizes if s == TARGET_SIZE] \
+                        or sizes[:1]
+                    if (model, threads) not in references:
+                        references[(model, threads)] = RawModel(model, threads)
+                    reference = references[(model, threads)]
                     plan = [case for size in run_sizes for case in plan_for(
                         size, transport, primary,
                         1000.0 / reference.measure(frames[size][0], 0.5)['hot']['mean'],
                         args.quick, args.rates)]
-                    print(f'{model}, {threads} threads, {transport}: {len(plan)} phases',
-                          file=sys.stderr, flush=True)
-                    run, raws = node_cases(observer, reference, frames, model, threads,
-                                           transport, plan, args)
-                    runs.append(run)
-                    raw_log += raws
+                    cases.append((model, threads, reference, plan))
+            # The floor: the echo node on every (size, rate) of the node's runs, before and
+            # after them (after only with --quick), so load changes fall on both alike.
+            floor_plan = sorted({case for *_, plan in cases for case in plan},
+                                key=lambda c: (parse_size(c[0]), c[1]))
+            for position in ('before', 'after'):
+                if position == 'before' and args.quick:
+                    continue
+                if position == 'after':
+                    for model, threads, reference, plan in cases:
+                        print(f'{model}, {threads} threads, {transport}: {len(plan)} phases',
+                              file=sys.stderr, flush=True)
+                        run, raws = node_cases(observer, reference, frames, model, threads,
+                                               transport, plan, args)
+                        runs.append(run)
+                        raw_log += raws
+                print(f'echo (floor), {transport}: {len(floor_plan)} phases', file=sys.stderr,
+                      flush=True)
+                floor, _ = node_cases(observer, None, frames, 'echo', 0, transport,
+                                      floor_plan, args)
+                floor_runs.append(floor | {'position': position})
+        attach_floor(runs, floor_runs)
         inprocess = []
         if 'raw' in transports:
             for model in models:
@@ -711,12 +951,13 @@ def main(argv: list[str] | None = None) -> int:
                     'peak_rss_mb_multipose': TARGET_RSS_MB},
         'raw_invoke': raw_log,
         'runs': runs,
+        'floor_runs': floor_runs,
         'inprocess': inprocess,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     args.doc.mkdir(parents=True, exist_ok=True)
     written = plot(report, args.doc)
-    for run in runs:  # the per-frame ages stay in the JSON only as percentiles
+    for run in runs + floor_runs:  # the per-frame ages stay in the JSON only as percentiles
         for c in run['phases']:
             c.pop('_ages')
     (args.out / 'node.json').write_text(json.dumps(report, indent=2) + '\n')
@@ -751,9 +992,11 @@ def main_compare(args, sizes: list[str], info: dict, started: float, domain: int
         'domain': domain, 'duration_s': args.duration, 'warmup_s': args.warmup,
         'elapsed_s': round(time.time() - started, 1)}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / 'node_compare.json').write_text(json.dumps(report, indent=2) + '\n')
+    (args.out / f'{args.name}.json').write_text(json.dumps(report, indent=2) + '\n')
     text = compare_markdown(report)
-    (args.out / 'node_compare.md').write_text(text + '\n')
+    (args.out / f'{args.name}.md').write_text(text + '\n')
+    if args.compare_echo:
+        compare_plot(report, args.doc / f'{args.name}.png')
     print(text)
     print(f"\n{info['cpu']}, {info['cpus']} CPUs, load average before {info['loadavg']}, "
           f"after {report['machine']['loadavg_after']}; {report['elapsed_s']:.0f} s.")

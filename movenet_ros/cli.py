@@ -63,7 +63,9 @@ from movenet_ros.core.media import (
 from movenet_ros.core.model import (
     BUILTIN_MODELS,
     DEFAULT_NUM_THREADS,
+    DEFAULT_THREAD_PLACEMENT,
     NUM_THREADS_RANGE,
+    THREAD_PLACEMENTS,
     ModelError,
     MoveNetModel,
 )
@@ -196,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument('--threads', type=_ranged(NUM_THREADS_RANGE),
                        default=DEFAULT_NUM_THREADS,
                        help=f'TFLite threads, {_range_help(NUM_THREADS_RANGE)} (%(default)s)')
+    infer.add_argument('--thread-placement', choices=THREAD_PLACEMENTS,
+                       default=DEFAULT_THREAD_PLACEMENT,
+                       help="spread: pin this program's thread and the TFLite workers to "
+                            'separate CPUs (helps paced input, e.g. a live camera; files run '
+                            'back to back gain little); none: leave them to the scheduler '
+                            '(%(default)s)')
     infer.add_argument('--threshold', type=_ranged(SCORE_RANGE),
                        default=DEFAULT_KEYPOINT_THRESHOLD,
                        help='keypoint score threshold for drawing, boxes and tracking, '
@@ -698,8 +706,10 @@ def prepare(args) -> tuple[Plan, PoseEstimator | RefinedPoseEstimator, TemporalF
     bags = Bags.prepare(args, plan)
     try:
         model = MoveNetModel(args.model, num_threads=args.threads,
-                             multipose_max_side=args.multipose_max_side)
-        refiner = (MoveNetModel(args.refine, num_threads=args.threads)
+                             multipose_max_side=args.multipose_max_side,
+                             thread_placement=args.thread_placement)
+        refiner = (MoveNetModel(args.refine, num_threads=args.threads,
+                                thread_placement=args.thread_placement)
                    if args.refine != 'none' else None)
         try:
             estimator = build_estimator(

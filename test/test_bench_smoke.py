@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -94,6 +95,57 @@ def test_multicam_quick(tmp_path):
         assert case['min_fps'] > 0 and case['peak_rss_mb'] > 0, case
         assert set(case['per_camera_fps']) == {'cam0', 'cam1'}
     assert '| 2 | one process |' in (tmp_path / 'multicam.md').read_text()
+
+
+def test_int8_bench_quick(tmp_path):
+    command = [sys.executable, str(BENCH / 'int8.py'), '--quick', '--models', 'lightning',
+               '--threads', '2', '--out', str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0 and 'Traceback' not in done.stderr, done.stderr
+    report = json.loads((tmp_path / 'int8-quick.json').read_text())
+    [speed] = report['speed']
+    assert (speed['model'], speed['threads']) == ('lightning', 2)
+    for key in ('fp16_hot', 'int8_hot', 'fp16_paced', 'int8_paced'):
+        assert speed[key]['n'] == 6 and speed[key]['p50'] > 0, speed
+    [agreement] = report['agreement']
+    assert agreement['people']['fp16'] > 0 and agreement['people']['int8'] > 0
+    assert agreement['keypoint_pct']['n'] > 0
+    assert '| lightning | 2 | 192x192 |' in done.stdout
+
+
+def namespaces() -> str:
+    return subprocess.run(['ip', 'netns', 'list'], capture_output=True, text=True).stdout
+
+
+def can_make_namespaces() -> bool:
+    """Root alone is not enough: a container without CAP_SYS_ADMIN refuses `ip netns add`."""
+    if os.geteuid() != 0 or shutil.which('ip') is None:
+        return False
+    probe = f'movenet-probe-{os.getpid()}'
+    if subprocess.run(['ip', 'netns', 'add', probe], capture_output=True).returncode != 0:
+        return False
+    subprocess.run(['ip', 'netns', 'delete', probe], capture_output=True, check=True)
+    return True
+
+
+def test_two_hosts_quick(tmp_path):
+    """Frames cross the veth between the two namespaces and are answered, and the
+    namespaces are gone afterwards."""
+    if not can_make_namespaces():
+        pytest.skip('needs root, iproute2 and the right to create network namespaces '
+                    '(ip netns add failed or is missing)')
+    before = namespaces()
+    command = [sys.executable, str(BENCH / 'two_hosts.py'), '--quick', '--models', 'echo',
+               '--sizes', '640x480', '--transports', 'raw', '--out', str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0 and 'Traceback' not in done.stderr, done.stderr
+    assert namespaces() == before
+    report = json.loads((tmp_path / 'two_hosts-quick.json').read_text())
+    assert {r['profile'] for r in report['rows']} == {'udp_default', 'udp_large'}
+    for row in report['rows']:
+        assert row['exit_code'] == 0 and row['answered'] > 0, row
+    [check] = report['video_publisher']
+    assert check['camera_exit'] == 0 and check['answered'] > 0, check
 
 
 def test_accuracy_quick(tmp_path):

@@ -112,7 +112,8 @@ def test_a_failed_configure_leaves_the_node_unconfigured_and_says_why(repo, came
         status = wait_for_status(camera, lambda s: s.message.startswith('configuration'))
         assert status.level == b'\x02'
         assert status.message == ("configuration failed: parameter model: 'giant' is not one "
-                                  'of lightning, thunder, multipose')
+                                  'of lightning, thunder, multipose, lightning_int8, '
+                                  'thunder_int8, multipose_int8')
         # Fixed over the parameter service (allowed while unconfigured): configures now.
         assert manager.set_string('model', 'lightning').successful
         assert manager.change(Transition.TRANSITION_CONFIGURE)

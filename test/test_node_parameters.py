@@ -6,12 +6,15 @@ parameters the node does not own are left alone; the shipped files list every pa
 
 from __future__ import annotations
 
+import os
+import pathlib
+
 from builtin_interfaces.msg import Time
 from footage import read_frames
 import pytest
 from rcl_interfaces.srv import DescribeParameters, ListParameters
 import rclpy
-from ros_helpers import call, set_parameters, start_node, stop_cleanly
+from ros_helpers import call, set_parameters, spin_until, start_node, stop_cleanly
 import yaml
 
 from movenet_ros.conversions.images import array_to_image_msg
@@ -105,3 +108,36 @@ def test_every_config_file_lists_every_declared_parameter(repo, camera):
         listed = flatten(yaml.safe_load((repo / 'config' / f'{config}.yaml').read_text())
                          ['/**']['ros__parameters'])
         assert set(listed) == declared, (config, sorted(set(listed) ^ declared))
+
+
+def thread_cpus(pid: int) -> list[set[int]]:
+    """The CPU set each thread of process ``pid`` may run on (/proc)."""
+    return [os.sched_getaffinity(int(task.name))
+            for task in pathlib.Path(f'/proc/{pid}/task').iterdir()]
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason='needs 2 CPUs')
+def test_thread_placement_pins_the_frame_thread_apart_from_the_workers(repo, camera, frames):
+    """spread with 2 threads: the frame thread on the first half of the CPUs, the
+    interpreter's worker on the other; diagnostics say so."""
+    cpus = sorted(os.sched_getaffinity(0))
+    first, second = set(cpus[:(len(cpus) + 1) // 2]), set(cpus[(len(cpus) + 1) // 2:])
+    node = start_node(repo, 'singlepose_lightning', 'thread_placement:=spread')
+    try:
+        camera.wait_for_node(node)
+        camera.send_and_wait(array_to_image_msg(frames[90], 'bgr8', camera.header()))
+        placed = thread_cpus(node.proc.pid)
+        # One thread (the frame thread) on the first group, the interpreter's worker on the
+        # second, every other thread (main, executor, Fast DDS) left on all CPUs.
+        assert placed.count(first) == 1, placed
+        assert placed.count(second) == 1, placed
+        assert placed.count(set(cpus)) == len(placed) - 2, placed
+        assert os.sched_getaffinity(node.proc.pid) == set(cpus)  # the main thread
+        assert spin_until(camera.node, camera.executor,
+                          lambda: camera.diagnostics and 'worker' in
+                          camera.diagnostics[-1].get('thread placement', ''), 5.0)
+        state = camera.diagnostics[-1]['thread placement']
+        assert state.startswith(f'caller on CPUs {",".join(map(str, sorted(first)))}, ')
+        assert state.endswith(f' on CPUs {",".join(map(str, sorted(second)))}'), state
+    finally:
+        stop_cleanly(node)

@@ -318,3 +318,18 @@ def test_output_size_keeps_the_aspect_when_one_side_is_set():
     assert output_size((1768, 994), 640) == (640, 360)
     assert output_size((1768, 994), 0, 497) == (884, 497)
     assert output_size((1768, 994), 100, 100) == (100, 100)
+
+
+def test_udp_profile_is_udp_only_with_large_socket_buffers(repo):
+    """config/fastdds_udp_large_images.xml (across machines): UDPv4 only, 4 MB buffers."""
+    ns = {'p': 'http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles'}
+    root = ET.parse(repo / 'config' / 'fastdds_udp_large_images.xml').getroot()
+    participant = root.find('.//p:participant', ns)
+    assert participant.get('is_default_profile') == 'true'
+    assert participant.findtext('.//p:useBuiltinTransports', namespaces=ns) == 'false'
+    used = [t.text for t in participant.iterfind('.//p:userTransports/p:transport_id', ns)]
+    descriptors = {d.findtext('p:transport_id', namespaces=ns): d
+                   for d in root.iterfind('.//p:transport_descriptor', ns)}
+    assert [descriptors[t].findtext('p:type', namespaces=ns) for t in used] == ['UDPv4']
+    for key in ('sendBufferSize', 'receiveBufferSize'):
+        assert int(descriptors[used[0]].findtext(f'p:{key}', namespaces=ns)) == 4 << 20

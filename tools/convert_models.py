@@ -760,6 +760,135 @@ def make_variants(
     return ok
 
 
+# --------------------------------------------------------------------------- int8 models
+
+# The shipped int8 models (``--int8 OUT_DIR``): every model, uint8 input, int8 inside, the
+# decoding after the conv heads in float, float32 output.
+INT8_MODELS = {
+    'lightning': 'movenet_singlepose_lightning_int8.tflite',
+    'thunder': 'movenet_singlepose_thunder_int8.tflite',
+    'multipose': 'movenet_multipose_lightning_int8.tflite',
+}
+# Calibration: the odd frames of the demo video (115 frames: 1, 3, ..., 229), disjoint from
+# VERIFY_FRAMES (multiples of 10).
+INT8_CALIBRATION_FRAMES = tuple(range(1, 230, 2))
+# MultiPose is calibrated and verified at the input sizes the node uses for 16:9 (160x256),
+# 4:3 (192x256) and square (256x256) images at the default multipose_max_side.
+MULTIPOSE_SIZES = ((160, 256), (192, 256), (256, 256))
+MULTIPOSE_MIN_SCORE = 0.2  # a MultiPose row is a person from this score on (as the node)
+
+
+def estimator_inputs(model_path: Path, frames: list[np.ndarray], sizes=None) -> list[np.ndarray]:
+    """What movenet_ros's PoseEstimator feeds the model on ``frames``, in order, as uint8.
+
+    Single-pose models with crop tracking, as the node runs them on video: the whole frame
+    letterboxed first, then crops around the previous pose; every whole frame letterboxed is
+    added too. MultiPose: each frame letterboxed to each of ``sizes`` (H, W).
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from movenet_ros.core.estimator import PoseEstimator
+    from movenet_ros.core.model import ModelKind, MoveNetModel
+
+    model = MoveNetModel(model_path, num_threads=2)
+    captured: list[np.ndarray] = []
+    run = model.run
+
+    def capture(sample: np.ndarray) -> np.ndarray:
+        captured.append(np.ascontiguousarray(sample, dtype=np.uint8)[np.newaxis])
+        return run(sample)
+
+    model.run = capture  # type: ignore[method-assign]
+    if model.kind is ModelKind.MULTIPOSE:
+        return [letterbox_rgb(frame, size)[np.newaxis] for frame in frames
+                for size in sizes or MULTIPOSE_SIZES]
+    estimator = PoseEstimator(model, crop_tracking=True)
+    for frame in frames:
+        estimator.estimate(frame, channel_order='bgr')
+    (size,) = {tuple(c.shape[1:3]) for c in captured}
+    return captured + [letterbox_rgb(frame, size)[np.newaxis] for frame in frames]
+
+
+def multipose_agreement(base: list[np.ndarray], variant: list[np.ndarray]) -> Agreement:
+    """Like :func:`compare_outputs` for ``[1, 6, 56]`` outputs: each person the base model
+    finds (score >= MULTIPOSE_MIN_SCORE) against the variant's row nearest to it.
+
+    A person the variant misses (no row with a score >= MULTIPOSE_MIN_SCORE within 0.1 of
+    the input) counts as distance 1.
+    """
+    result = Agreement()
+    for expected, actual in zip(base, variant, strict=True):
+        expected, actual = expected.reshape(-1, 56), actual.reshape(-1, 56)
+        found = actual[actual[:, 55] >= MULTIPOSE_MIN_SCORE]
+        for person in expected[expected[:, 55] >= MULTIPOSE_MIN_SCORE]:
+            keypoints = person[:51].reshape(17, 3)
+            confident = keypoints[:, 2] >= CONFIDENT_SCORE
+            if not confident.any():
+                continue
+            best = None
+            for row in found:
+                other = row[:51].reshape(17, 3)
+                distance = float(np.hypot(*(other[:, :2] - keypoints[:, :2])[confident].T).mean())
+                if best is None or distance < best[0]:
+                    best = (distance, other)
+            if best is None or best[0] > 0.1:
+                result.frame_means.append(1.0)
+                result.max_xy_confident = 1.0
+                continue
+            delta = np.hypot(*(best[1][:, :2] - keypoints[:, :2]).T)
+            result.max_xy = max(result.max_xy, float(delta.max()))
+            result.max_score = max(result.max_score,
+                                   float(np.abs(best[1][:, 2] - keypoints[:, 2]).max()))
+            result.max_xy_confident = max(result.max_xy_confident, float(delta[confident].max()))
+            result.frame_means.append(float(delta[confident].mean()))
+    return result
+
+
+def make_int8(name: str, npm_dir: Path, out_dir: Path, video: Path, int8_tolerance: float,
+              work_dir: Path) -> bool:
+    """Write ``INT8_MODELS[name]``: calibrated on the estimator's own inputs, verified.
+
+    The float16 base (what ``--out`` writes) is converted here too, so the calibration and the
+    check do not depend on the files in models/. Calibration inputs are what the estimator
+    feeds the base model on ``INT8_CALIBRATION_FRAMES``; verification inputs the same on
+    ``VERIFY_FRAMES``. The model is written only if the mean keypoint distance to the base,
+    over the keypoints the base is confident about, is within ``int8_tolerance``.
+    """
+    spec = MODELS[name]
+    print(f'{name} int8: {npm_dir / (spec.stem + ".json")}, frames of {video}')
+    source, signature = load_tfjs_graph(npm_dir / f'{spec.stem}.json')
+    graph_def, _ = rewrite_graph(source)
+    base = convert(*make_function(graph_def, signature))
+    base_path = work_dir / spec.output
+    base_path.write_bytes(base)
+    frames = read_frames(video, set(INT8_CALIBRATION_FRAMES) | set(VERIFY_FRAMES))
+    calibration = estimator_inputs(base_path, [frames[i] for i in INT8_CALIBRATION_FRAMES])
+    checks = estimator_inputs(base_path, [frames[i] for i in VERIFY_FRAMES])
+    uint8_graph = with_input_dtype(graph_def, tf.uint8)
+    model, kept_float = convert_int8(*make_function(uint8_graph, signature), uint8_graph,
+                                     calibration)
+    sizes = sorted({tuple(c.shape[1:3]) for c in calibration})
+    print(f'  calibrated on {len(calibration)} inputs {sizes} from {len(INT8_CALIBRATION_FRAMES)} '
+          f'frames ({INT8_CALIBRATION_FRAMES[0]}, {INT8_CALIBRATION_FRAMES[1]}, ..., '
+          f'{INT8_CALIBRATION_FRAMES[-1]}); {kept_float} decoding ops kept float')
+    print('\n'.join('  ' + line for line in describe(model)))
+    print(f'    tensors by dtype {tensor_dtype_counts(model)}')
+    base_interpreter, interpreter = make_interpreter(base), make_interpreter(model)
+    base_out = [run_tflite(base_interpreter, batch.astype(np.int32)) for batch in checks]
+    int8_out = [run_tflite(interpreter, batch) for batch in checks]
+    compare = multipose_agreement if name == 'multipose' else compare_outputs
+    agreement = compare(base_out, int8_out)
+    print(f'  vs float16 on {len(checks)} inputs from {len(VERIFY_FRAMES)} frames: max keypoint '
+          f'|d(y,x)| {agreement.max_xy:.3g} (confident: {agreement.max_xy_confident:.3g}), '
+          f'max |dscore| {agreement.max_score:.3g}; mean over confident keypoints '
+          f'{agreement.mean_xy_confident:.3g} ({len(agreement.frame_means)} poses)')
+    if not agreement.mean_xy_confident <= int8_tolerance:
+        print(f'  FAILED: mean confident |delta| {agreement.mean_xy_confident:.3g} > '
+              f'{int8_tolerance}', file=sys.stderr)
+        return False
+    write_model(out_dir / INT8_MODELS[name], model)
+    return True
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -816,7 +945,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         '--video',
         type=Path,
-        help='with --variants: video whose frames calibrate and verify them (the demo mp4)',
+        help='with --variants or --int8: video whose frames calibrate and verify them',
     )
     parser.add_argument(
         '--int8-tolerance',
@@ -830,7 +959,24 @@ def main(argv: list[str] | None = None) -> int:
         action='store_true',
         help=f'with --variants: also write {FLOAT32_OUTPUT} (float32 input)',
     )
+    parser.add_argument(
+        '--int8',
+        type=Path,
+        metavar='OUT_DIR',
+        help='instead of the float16 models, write the int8 models (--only picks some) here, '
+        'calibrated on frames of --video',
+    )
     args = parser.parse_args(argv)
+    if args.int8 is not None:
+        if args.video is None:
+            parser.error('--int8 needs --video')
+        import tempfile
+
+        args.int8.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as work:
+            ok = [make_int8(n, args.npm_dir, args.int8, args.video, args.int8_tolerance,
+                            Path(work)) for n in args.only or list(MODELS)]
+        return 0 if all(ok) else 1
     if args.variants is not None:
         if args.video is None:
             parser.error('--variants needs --video')

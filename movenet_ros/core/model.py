@@ -22,23 +22,35 @@ from movenet_ros.core.geometry import (
     multipose_input_size,
 )
 from movenet_ros.core.options import Range
+from movenet_ros.core.placement import PLACEMENTS, ThreadPlacement
 
 # Names accepted in place of a path, and the files they resolve to.
 BUILTIN_MODELS: dict[str, str] = {
     'lightning': 'movenet_singlepose_lightning.tflite',
     'thunder': 'movenet_singlepose_thunder.tflite',
     'multipose': 'movenet_multipose_lightning.tflite',
+    # Post-training int8 quantisations of the same three (models/README.md, "int8 models").
+    'lightning_int8': 'movenet_singlepose_lightning_int8.tflite',
+    'thunder_int8': 'movenet_singlepose_thunder_int8.tflite',
+    'multipose_int8': 'movenet_multipose_lightning_int8.tflite',
 }
 # The name a built-in model is reported under (PersonPoseArray.model, JSON output).
 BUILTIN_MODEL_IDS: dict[str, str] = {
     'lightning': 'singlepose_lightning',
     'thunder': 'singlepose_thunder',
     'multipose': 'multipose_lightning',
+    'lightning_int8': 'singlepose_lightning_int8',
+    'thunder_int8': 'singlepose_thunder_int8',
+    'multipose_int8': 'multipose_lightning_int8',
 }
 MODELS_DIR_ENV = 'MOVENET_ROS_MODELS'
 # TFLite interpreter threads; past 64 there is no machine left to gain on.
 DEFAULT_NUM_THREADS = 2
 NUM_THREADS_RANGE = Range(1, 64)
+# Where the calling thread and the interpreter's workers run (core/placement.py). The
+# default leaves threads alone (so does movenet_node's, measured: README "Thread placement").
+THREAD_PLACEMENTS = PLACEMENTS
+DEFAULT_THREAD_PLACEMENT = 'none'
 
 
 class ModelError(RuntimeError):
@@ -91,7 +103,7 @@ def model_search_dirs() -> list[pathlib.Path]:
 
 
 def resolve_model(model: str) -> pathlib.Path:
-    """Turn 'lightning' | 'thunder' | 'multipose' | a path into an existing model file."""
+    """Turn a built-in name (BUILTIN_MODELS) or a path into an existing model file."""
     if model in BUILTIN_MODELS:
         searched = model_search_dirs()
         for directory in searched:
@@ -127,8 +139,10 @@ class MoveNetModel:
     """One loaded MoveNet model. Not thread-safe: use one instance per thread."""
 
     def __init__(self, model: str | os.PathLike, num_threads: int = DEFAULT_NUM_THREADS,
-                 multipose_max_side: int = DEFAULT_MULTIPOSE_MAX_SIDE) -> None:
+                 multipose_max_side: int = DEFAULT_MULTIPOSE_MAX_SIDE,
+                 thread_placement: str = DEFAULT_THREAD_PLACEMENT) -> None:
         NUM_THREADS_RANGE.check('num_threads', num_threads)
+        self.placement = ThreadPlacement(thread_placement, num_threads)
         MULTIPOSE_MAX_SIDE_RANGE.check('multipose_max_side', multipose_max_side)
         self.path = resolve_model(os.fspath(model))
         self.name = model_id(os.fspath(model))
@@ -170,8 +184,9 @@ class MoveNetModel:
         # The input size tensors are currently allocated for (None: not yet).
         self._allocated_hw: tuple[int, int] | None = None
         if not self.dynamic_input:
-            self._interpreter.allocate_tensors()
+            self.placement.watch(self._interpreter.allocate_tensors)  # starts the workers
             self._allocated_hw = self._static_hw
+        self._first_invoke = True  # since the last allocate_tensors()
         self.last_invoke_ms = 0.0
 
     def input_size(self, image_hw: tuple[int, int]) -> tuple[int, int]:
@@ -187,8 +202,9 @@ class MoveNetModel:
             if not self.dynamic_input:
                 raise ValueError(f'model input must be {self._static_hw}, got {hw}')
             self._interpreter.resize_tensor_input(self._input['index'], [1, *hw, 3])
-            self._interpreter.allocate_tensors()
+            self.placement.watch(self._interpreter.allocate_tensors)
             self._allocated_hw = hw
+            self._first_invoke = True
         batch = model_input[np.newaxis]
         if self._in_scale:
             limits = np.iinfo(self.input_dtype)
@@ -197,9 +213,14 @@ class MoveNetModel:
         elif batch.dtype != self.input_dtype:
             batch = batch.astype(self.input_dtype)
         self._interpreter.set_tensor(self._input['index'], batch)
+        self.placement.pin_caller()
         start = time.perf_counter()
         try:
-            self._interpreter.invoke()
+            if self._first_invoke:  # kernels may start threads of their own the first time
+                self.placement.watch(self._interpreter.invoke)
+                self._first_invoke = False
+            else:
+                self._interpreter.invoke()
         except (RuntimeError, ValueError) as exc:
             raise ModelError(f'{self.path}: inference failed: {exc}') from exc
         self.last_invoke_ms = (time.perf_counter() - start) * 1000.0

@@ -268,6 +268,7 @@ class CameraChannel:
         return View(
             state=state, configure_error='', input_topic=self.input_topic,
             model_name=pipeline.model_name, model_file=str(pipeline.model.path),
+            thread_placement=pipeline.model.placement.state,
             camera_info=camera_state, upstream_loss=self.accounting.streams.describe(),
             stamp_problems=stamps.problems,
             stamp_problems_period=max(0, stamps.problems - reported),

@@ -42,6 +42,7 @@ class View:
     stamp_problems: int = 0  # frames whose stamp could not be used as it was, in total
     stamp_problems_period: int = 0
     last_stamp_problem: str = ''
+    thread_placement: str = ''  # where the model's threads run (ThreadPlacement.state)
     depth_topic: str = ''  # resolved depth/image; '' while depth is off
     depth: DepthReport | None = None  # None while depth is off
 
@@ -118,6 +119,7 @@ def assess(view: View, snap: Snapshot) -> Health:
         'overhead ms p95': pct(snap.overhead_ms, 0.95, 2),
         'model': view.model_name,
         'model file': view.model_file,
+        'thread placement': view.thread_placement,
         'camera_info': view.camera_info,
         'last error': view.configure_error if view.state == 'unconfigured'
         else snap.last_error,

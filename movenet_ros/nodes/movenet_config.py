@@ -23,7 +23,12 @@ from movenet_ros.core.estimator import (
 )
 from movenet_ros.core.geometry import DEFAULT_MULTIPOSE_MAX_SIDE, MULTIPOSE_MAX_SIDE_RANGE
 from movenet_ros.core.image_headers import ACCEPTED_FORMATS, DEFAULT_MAX_IMAGE_PIXELS
-from movenet_ros.core.model import BUILTIN_MODELS, DEFAULT_NUM_THREADS, NUM_THREADS_RANGE
+from movenet_ros.core.model import (
+    BUILTIN_MODELS,
+    DEFAULT_NUM_THREADS,
+    NUM_THREADS_RANGE,
+    THREAD_PLACEMENTS,
+)
 from movenet_ros.core.options import SCORE_RANGE, Range
 from movenet_ros.core.refine import DEFAULT_MAX_REFINED, MAX_REFINED_RANGE, REFINE_MODELS
 from movenet_ros.core.sync import (
@@ -37,6 +42,11 @@ from movenet_ros.core.tracking import DEFAULT_MIN_SIMILARITY
 from movenet_ros.nodes.parameters import Applies, ParameterSpec
 
 TRANSPORTS = ('raw', 'compressed')
+# Measured (README, "Thread placement"): 'spread' halves Lightning's paced invoke(), but on
+# a machine whose CPUs other processes keep busy, pinned threads cannot move away from them:
+# Thunder and MultiPose then dropped frames and their p95 latency tripled. So the default
+# leaves the scheduler free; 'spread' is for CPUs the node has to itself.
+NODE_THREAD_PLACEMENT = 'none'
 RELIABILITIES = ('best_effort', 'reliable')
 REFINE_CHOICES = ('none', *REFINE_MODELS)
 RUN, CONFIGURE, START = Applies.RUN, Applies.CONFIGURE, Applies.START
@@ -155,6 +165,13 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   'with the defaults (num_threads 2) on 2 cores that is 1. Several cameras on '
                   '2 cores: num_threads 1 gives 2 interpreters, which process more frames in '
                   'total than one with 2 threads.', CONFIGURE, range=Range(0, 16)),
+    ParameterSpec('thread_placement', NODE_THREAD_PLACEMENT,
+                  "spread pins the frame thread and the interpreter's worker threads to "
+                  "separate CPUs (the process's CPUs cut into num_threads groups), so a "
+                  'paced invoke() runs as fast as back to back; none leaves them to the '
+                  'scheduler. Nothing is pinned with num_threads 1 or fewer CPUs than '
+                  'threads (diagnostics say what was done).', CONFIGURE,
+                  choices=THREAD_PLACEMENTS),
     ParameterSpec('multipose_max_side', DEFAULT_MULTIPOSE_MAX_SIDE,
                   'MultiPose input: the larger side in pixels (a multiple of 32); the other '
                   'side follows the image aspect. Larger finds smaller people, at a higher '
@@ -283,6 +300,7 @@ class NodeConfig:
     refine: str  # 'none' or the refiner's built-in name
     num_threads: int
     interpreters: int  # resolved: 1 or more, at most one per camera
+    thread_placement: str
     multipose_max_side: int
     image_transport: str
     image_qos_reliability: str
@@ -314,7 +332,7 @@ class NodeConfig:
             model=values['model_path'] or values['model'],
             model_parameter='model_path' if values['model_path'] else 'model',
             refine=values['refine'],
-            num_threads=values['num_threads'],
+            num_threads=values['num_threads'], thread_placement=values['thread_placement'],
             interpreters=interpreter_count(values['interpreters'], values['num_threads'],
                                            len(cameras), len(os.sched_getaffinity(0))),
             multipose_max_side=values['multipose_max_side'],

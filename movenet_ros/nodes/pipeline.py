@@ -83,13 +83,15 @@ def load_interpreter(config: NodeConfig) -> Interpreter:
     if one cannot be loaded."""
     try:
         model = MoveNetModel(config.model, num_threads=config.num_threads,
-                             multipose_max_side=config.multipose_max_side)
+                             multipose_max_side=config.multipose_max_side,
+                             thread_placement=config.thread_placement)
     except ModelError as exc:
         raise ConfigurationError(f'parameter {config.model_parameter}: {exc}') from exc
     refiner = None
     if config.refine != 'none':
         try:
-            refiner = MoveNetModel(config.refine, num_threads=config.num_threads)
+            refiner = MoveNetModel(config.refine, num_threads=config.num_threads,
+                                   thread_placement=config.thread_placement)
         except ModelError as exc:
             raise ConfigurationError(f'parameter refine: {exc}') from exc
     return Interpreter(model, refiner)
