@@ -21,7 +21,7 @@ import movenet_ros
 PACKAGE = pathlib.Path(movenet_ros.__file__).parent
 # Modules outside core/ that must run without ROS too.
 ROS_FREE_TOP_LEVEL = ('movenet_ros.cli', 'movenet_ros.cli_plan', 'movenet_ros.cli_bags',
-                      'movenet_ros.entry_points')
+                      'movenet_ros.cli_report', 'movenet_ros.entry_points')
 
 BLOCKER = r"""
 import importlib.abc, re, sys
