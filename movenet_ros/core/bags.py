@@ -12,8 +12,9 @@ Damaged bags lose nothing that is still there. A recording that was killed leave
 without ``metadata.yaml`` and an MCAP file without its index and footer; a copy cut short
 ends in the middle of a record; a disk error corrupts a chunk. Then the storage files are read
 record by record (MCAP) or row by row (sqlite3), every message that is whole is yielded, and
-each problem is described in :attr:`RosBag.damage` (what was lost, and where). A message that
-cannot be decoded is yielded as a :class:`BagFrame` with ``error`` set, and reading goes on.
+each problem is described in :attr:`RosBag.damage` (what was lost, and where); the readers
+are in :mod:`movenet_ros.core.bag_storage`. A message that cannot be decoded is yielded as a
+:class:`BagFrame` with ``error`` set, and reading goes on.
 """
 
 from __future__ import annotations
@@ -22,22 +23,23 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 import pathlib
-import sqlite3
 import struct
-from typing import Any
 
-import apsw
-from mcap.exceptions import McapError
-from mcap.records import Channel, Chunk, Message, Schema
-from mcap.stream_reader import CRCValidationError, StreamReader, breakup_chunk
 import numpy as np
-from rosbags.interfaces import Qos
-from rosbags.rosbag2 import Reader, ReaderError
-from rosbags.rosbag2.metadata import parse_qos
 from rosbags.serde import SerdeError
 from rosbags.typesys import Stores, get_typestore
-from zstandard import ZstdError
 
+from movenet_ros.core.bag_storage import (
+    IMAGE,
+    IMAGE_TYPES,
+    STORAGE_ERRORS,
+    BagMessage,
+    BagReadError,
+    BagTopic,
+    IndexedStorage,
+    Storage,
+    scan_storage,
+)
 from movenet_ros.core.image_codec import (
     ImageConversionError,
     compressed_to_array,
@@ -46,50 +48,9 @@ from movenet_ros.core.image_codec import (
 from movenet_ros.core.image_headers import DEFAULT_MAX_IMAGE_PIXELS
 from movenet_ros.core.media import BAG_SUFFIXES
 
-try:  # rosbags' zstd: the standard library's from Python 3.14, its backport before
-    from compression.zstd import ZstdError as StdZstdError
-except ImportError:
-    from backports.zstd import ZstdError as StdZstdError
-
-IMAGE = 'sensor_msgs/msg/Image'
-COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
-IMAGE_TYPES = (IMAGE, COMPRESSED_IMAGE)
-# What a damaged storage file makes the readers raise (rosbags, mcap, sqlite3/apsw, and the
-# decompressors underneath): caught at this one boundary and reported as damage.
-_STORAGE_ERRORS = (ReaderError, McapError, CRCValidationError, OSError, EOFError,
-                   sqlite3.Error, apsw.Error, struct.error, ValueError, KeyError, IndexError,
-                   RuntimeError, MemoryError, ZstdError, StdZstdError)
 # Undecodable CDR (a cut or corrupt message).
 _DECODE_ERRORS = (SerdeError, struct.error, ValueError, IndexError, KeyError, TypeError,
                   AssertionError)
-
-
-class BagReadError(ValueError):
-    """The path is not a bag that can be opened at all; the message says why."""
-
-
-@dataclass(frozen=True)
-class BagTopic:
-    """One topic of a bag: name, message type and message count (None: unknown)."""
-
-    name: str
-    msgtype: str
-    count: int | None
-    qos: tuple[Qos, ...] = ()
-
-    @property
-    def is_image(self) -> bool:
-        return self.msgtype in IMAGE_TYPES
-
-
-@dataclass
-class BagMessage:
-    """One message as stored: topic, type, log (receive) time in ns, CDR bytes."""
-
-    topic: str
-    msgtype: str
-    log_time_ns: int
-    data: bytes | memoryview
 
 
 @dataclass
@@ -115,214 +76,6 @@ class BagFrame:
     def log_time_ns(self) -> int:
         return self.message.log_time_ns
 
-
-class _Storage:
-    """One readable unit of a bag: its topics, its messages in order, and the problems met
-    reading it (sentences, appended as they are found)."""
-
-    name: str
-    topics: list[BagTopic]
-    problems: list[str]
-
-    def messages(self, topics: set[str]) -> Iterator[BagMessage]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release the files."""
-
-
-class _Indexed(_Storage):
-    """A bag folder or storage file that rosbags opens (metadata and index intact)."""
-
-    def __init__(self, path: pathlib.Path) -> None:
-        self.name = str(path)
-        self.problems = []
-        self._reader = Reader(path)
-        self._reader.open()
-        counts: Counter = Counter()
-        kinds: dict[str, tuple[str, tuple[Qos, ...]]] = {}
-        for c in self._reader.connections:
-            counts[c.topic] += c.msgcount
-            kinds.setdefault(c.topic, (c.msgtype, tuple(c.ext.offered_qos_profiles)))
-        self.topics = [BagTopic(t, kinds[t][0], counts[t], kinds[t][1]) for t in kinds]
-
-    def messages(self, topics: set[str]) -> Iterator[BagMessage]:
-        wanted = [c for c in self._reader.connections if c.topic in topics]
-        if not wanted:
-            return
-        for connection, timestamp, data in self._reader.messages(wanted):
-            yield BagMessage(connection.topic, connection.msgtype, timestamp, data)
-
-    def close(self) -> None:
-        self._reader.close()
-
-
-class _McapScan(_Storage):
-    """An MCAP file read record by record, for files rosbags refuses (no footer, cut short)
-    or cannot finish. Every whole message is read; a corrupt chunk is skipped."""
-
-    def __init__(self, path: pathlib.Path) -> None:
-        self.name = str(path)
-        self.path = path
-        self.problems: list[str] = []
-        self._schemas: dict[int, str] = {}
-        self._channels: dict[int, str] = {}
-        counts: Counter = Counter()
-        channels: dict[str, tuple[str, tuple[Qos, ...]]] = {}
-        for record in self._records(self.problems):
-            if isinstance(record, Channel):
-                channels.setdefault(record.topic, (self._schemas.get(record.schema_id, ''),
-                                                   self._qos(record)))
-            elif isinstance(record, Message):
-                counts[self._channels[record.channel_id]] += 1
-        self.topics = [BagTopic(t, kind, counts[t], qos) for t, (kind, qos) in
-                       channels.items()]
-
-    @staticmethod
-    def _qos(channel: Channel) -> tuple[Qos, ...]:
-        try:
-            return tuple(parse_qos(channel.metadata.get('offered_qos_profiles', '')))
-        except ReaderError:
-            return ()
-
-    def _records(self, problems: list[str]) -> Iterator[Any]:
-        """Schema, Channel and Message records in file order, chunks opened; what stops the
-        scan (or a chunk skipped) is appended to ``problems``."""
-        size = self.path.stat().st_size
-        records, good_end = 0, 0
-        with self.path.open('rb') as file:
-            reader = StreamReader(file, emit_chunks=True, record_size_limit=size)
-            try:
-                for record in reader.records:
-                    records += 1
-                    chunk_start, good_end = good_end, file.tell()
-                    if isinstance(record, Chunk):
-                        try:
-                            inner = breakup_chunk(record, validate_crc=True)
-                        except _STORAGE_ERRORS as exc:
-                            problems.append(
-                                f'the chunk at bytes {chunk_start}-{good_end} is corrupt '
-                                f'({exc}) and was skipped: the messages in it are lost')
-                            continue
-                    else:
-                        inner = [record]
-                    for item in inner:
-                        if isinstance(item, Schema):
-                            self._schemas[item.id] = item.name
-                        elif isinstance(item, Channel):
-                            self._channels[item.id] = item.topic
-                        if isinstance(item, (Schema, Channel, Message)):
-                            yield item
-            except _STORAGE_ERRORS as exc:
-                reason = str(exc) or type(exc).__name__
-                if not records:
-                    raise BagReadError(f'{self.path}: not an MCAP file ({reason})') from exc
-                problems.append(f'it ends inside a record starting at byte {good_end} of '
-                                f'{size} ({reason}; a cut copy or a recording that did not '
-                                f'finish): the whole records before it are read, the rest '
-                                f'is lost')
-
-    def messages(self, topics: set[str]) -> Iterator[BagMessage]:
-        kinds = {t.name: t.msgtype for t in self.topics}
-        for record in self._records([]):
-            if isinstance(record, Message):
-                topic = self._channels.get(record.channel_id)
-                if topic in topics:
-                    yield BagMessage(topic, kinds[topic], record.log_time, record.data)
-
-
-class _SqliteScan(_Storage):
-    """A sqlite3 storage file read with the standard library, for files rosbags refuses or
-    cannot finish (a cut copy): rows in id order while they can be read, then row by row,
-    so every row that is still whole is read.
-
-    A cut file is smaller than its header says, which sqlite calls corrupt unless
-    ``writable_schema`` is on (the file is opened read-only and immutable all the same).
-    """
-
-    # Probing row by row stops after this many ids in a row that cannot be read or are
-    # missing: the end of what the file still holds.
-    MISSING_RUN = 1000
-
-    def __init__(self, path: pathlib.Path) -> None:
-        self.name = str(path)
-        self.problems: list[str] = []
-        self._db = sqlite3.connect(f'file:{path}?mode=ro&immutable=1', uri=True)
-        try:
-            self._db.execute('PRAGMA writable_schema = ON')
-            rows = self._db.execute(
-                'SELECT id, name, type, offered_qos_profiles FROM topics').fetchall()
-        except sqlite3.Error as exc:
-            self._db.close()
-            raise BagReadError(f'{path}: not a readable rosbag2 sqlite3 file ({exc})') from exc
-        try:
-            counts = dict(self._db.execute(
-                'SELECT topic_id, count(*) FROM messages GROUP BY topic_id').fetchall())
-        except sqlite3.Error as exc:
-            counts = None  # unknown: the rows cannot all be read
-            self.problems.append(f'its messages cannot all be counted ({exc})')
-        self._topic_names = {row[0]: row[1] for row in rows}
-        self._kinds = {row[1]: row[2] for row in rows}
-        self.topics = [BagTopic(name, kind, counts.get(tid, 0) if counts is not None else None,
-                                self._parse_qos(qos)) for tid, name, kind, qos in rows]
-
-    @staticmethod
-    def _parse_qos(text: str) -> tuple[Qos, ...]:
-        try:
-            return tuple(parse_qos(text or ''))
-        except ReaderError:
-            return ()
-
-    def messages(self, topics: set[str]) -> Iterator[BagMessage]:
-        ids = [tid for tid, name in self._topic_names.items() if name in topics]
-        if not ids:
-            return
-        # The blob is only read for the wanted topics (sqlite reads columns lazily).
-        columns = (f'id, topic_id, timestamp, CASE WHEN topic_id IN ({",".join("?" * len(ids))}) '
-                   'THEN data END')
-        last = 0
-        try:
-            for row_id, topic_id, timestamp, data in self._db.execute(
-                    f'SELECT {columns} FROM messages ORDER BY id', ids):
-                last = row_id
-                if data is not None:
-                    yield self._message(topic_id, timestamp, data)
-            return
-        except sqlite3.Error as exc:
-            stopped = exc
-        probe, found, misses, unreadable, last_found = last + 1, 0, 0, [], last
-        while misses < self.MISSING_RUN:
-            try:
-                row = self._db.execute(f'SELECT {columns} FROM messages WHERE id = ?',
-                                       (*ids, probe)).fetchone()
-            except sqlite3.Error:
-                row = None
-                unreadable.append(probe)
-            if row is None:
-                misses += 1
-            else:
-                misses, found, last_found = 0, found + 1, probe
-                if row[3] is not None:
-                    yield self._message(row[1], row[2], row[3])
-            probe += 1
-        lost = sum(1 for i in unreadable if i < last_found)
-        self.problems.append(
-            f'rows cannot be read in order after id {last} ({stopped}); row by row, {found} '
-            f'more were read' + (f' and {lost} damaged row(s) skipped' if lost else '')
-            + f', and none after id {last_found}')
-
-    def _message(self, topic_id: int, timestamp: int, data: bytes) -> BagMessage:
-        topic = self._topic_names[topic_id]
-        return BagMessage(topic, self._kinds[topic], timestamp, data)
-
-    def close(self) -> None:
-        self._db.close()
-
-
-def _scan(path: pathlib.Path) -> _McapScan | _SqliteScan:
-    return _McapScan(path) if path.suffix == '.mcap' else _SqliteScan(path)
-
-
 class RosBag:
     """A rosbag2 folder, or one .mcap/.db3 file, opened for reading images.
 
@@ -338,7 +91,7 @@ class RosBag:
         self.damage: list[str] = []
         self._reported: dict[int, int] = {}  # per storage, its problems already in damage
         self._types = get_typestore(Stores.ROS2_JAZZY)
-        self._storages: list[_Storage] = []
+        self._storages: list[Storage] = []
         # Per storage, the files to read record by record if reading it fails part way.
         self._fallbacks: dict[int, list[pathlib.Path]] = {}
         try:
@@ -381,9 +134,9 @@ class RosBag:
             files = self.storage_files
             if (path / 'metadata.yaml').is_file():
                 try:
-                    self._add(_Indexed(path), files)
+                    self._add(IndexedStorage(path), files)
                     return
-                except _STORAGE_ERRORS as exc:
+                except STORAGE_ERRORS as exc:
                     self._note(f'{path}: {exc}; its storage files are read one by one')
             elif files:
                 self._note(f'{path} has no metadata.yaml (a recording that did not '
@@ -398,23 +151,23 @@ class RosBag:
             files = [path]
         for file in files:
             try:
-                self._add(_Indexed(file), [file])
+                self._add(IndexedStorage(file), [file])
                 continue
-            except _STORAGE_ERRORS as exc:
+            except STORAGE_ERRORS as exc:
                 first = f'{file}: rosbags cannot open it ({exc})'
             try:
-                scan = _scan(file)
+                scan = scan_storage(file)
             except BagReadError as exc:
                 self._note(f'{first}; {exc}')
                 continue
-            except _STORAGE_ERRORS as exc:
+            except STORAGE_ERRORS as exc:
                 self._note(f'{first}; cannot be read record by record either ({exc})')
                 continue
             self._note(f'{first}; it is read record by record')
             self._add(scan, [])
             self._report(scan)
 
-    def _add(self, storage: _Storage, fallback: list[pathlib.Path]) -> None:
+    def _add(self, storage: Storage, fallback: list[pathlib.Path]) -> None:
         self._fallbacks[id(storage)] = fallback
         self._storages.append(storage)
 
@@ -423,7 +176,7 @@ class RosBag:
         if sentence not in self.damage:
             self.damage.append(sentence)
 
-    def _report(self, storage: _Storage) -> None:
+    def _report(self, storage: Storage) -> None:
         """Add the storage's problems found since the last report to ``damage``."""
         done = self._reported.get(id(storage), 0)
         for problem in storage.problems[done:]:
@@ -442,14 +195,14 @@ class RosBag:
                     yielded[message.topic, message.log_time_ns, len(message.data)] += 1
                     yield message
                 continue
-            except _STORAGE_ERRORS as exc:
+            except STORAGE_ERRORS as exc:
                 self._note(f'{storage.name}: reading stopped part way ({exc})')
             finally:
                 self._report(storage)
             for file in self._fallbacks.get(id(storage), []):
                 try:
-                    scan = _scan(file)
-                except (BagReadError, *_STORAGE_ERRORS) as exc:
+                    scan = scan_storage(file)
+                except (BagReadError, *STORAGE_ERRORS) as exc:
                     self._note(f'{file}: cannot be read record by record ({exc})')
                     continue
                 self._note(f'{file}: read again record by record, skipping the '
