@@ -109,8 +109,9 @@ def test_resized_rgb8_and_compressed(ros_node, demo_video, demo_frames):
     code, log = run_publisher(executor, {
         'source': demo_video, 'max_frames': 3, 'rate': 20.0, 'encoding': 'rgb8',
         'width': 640, 'publish_compressed': True, 'jpeg_quality': 95,
-        'focal_length_px': 500.0, 'wait_for_subscribers': 1})
+        'focal_length_px': 500.0, 'wait_for_subscribers': 2})  # one raw + one JPEG
     assert code == 0, log
+    assert 'starting anyway' not in log, log
     assert len(images) == 3 and len(jpegs) == 3 and len(infos) == 3, log
     for index, (msg, jpeg) in enumerate(zip(images, jpegs, strict=True)):
         # 1768x994 at width 640 keeps the aspect: 359.8 -> 360 rows.

@@ -289,13 +289,14 @@ def main() -> int:
             executor.spin_once(timeout_sec=0.05)
         baseline = dict(recorder.node_stats)
         bag.start()
-        # The publisher waits until the node (and this recorder) subscribe, so nothing is lost
-        # to start-up, then plays the video once at its own frame rate.
+        # The publisher waits until the node (on image) and this recorder (on image/compressed)
+        # subscribe, so nothing is lost to start-up, then plays the video once at its own
+        # frame rate.
         publisher = subprocess.Popen([
             executable('video_publisher'), '--ros-args',
             '-p', f'source:={args.video}', '-p', f'rate:={rate}',
             '-p', f'max_frames:={frames}', '-p', 'loop:=false',
-            '-p', 'wait_for_subscribers:=1', '-p', 'publish_compressed:=true'], env=env)
+            '-p', 'wait_for_subscribers:=2', '-p', 'publish_compressed:=true'], env=env)
         print(f'demo: {args.mode}, {frames} frames of {args.video.name} at {rate:g} Hz ...',
               flush=True)
         while publisher.poll() is None or time.monotonic() - recorder.last_message < 2.0:

@@ -91,8 +91,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec('jpeg_quality', 90, 'JPEG quality of image/compressed (1-100).',
                   range=Range(1, 100)),
     ParameterSpec('wait_for_subscribers', 0, 'Before the first frame, wait until this many '
-                  'subscribers match on image (and depth/image, for an RGB-D folder; 0 = start '
-                  'at once).', START,
+                  'subscribers match: those on image (on image and depth/image, for an RGB-D '
+                  'folder) plus those on image/compressed; 0 = start at once.', START,
                   range=Range(0, 1000)),
     ParameterSpec('wait_timeout', 30.0, 'Seconds to wait for subscribers before starting '
                   'anyway; 0 = wait forever.', START, range=Range(0.0, 86400.0)),
@@ -202,13 +202,16 @@ class VideoPublisher(Node):
         matched = self._image_pub.get_subscription_count()
         if self._depth_pub is not None:  # an RGB-D consumer takes both from the first frame
             matched = min(matched, self._depth_pub.get_subscription_count())
+        if self._compressed_pub is not None:  # a viewer or recorder on the JPEG topic counts
+            matched += self._compressed_pub.get_subscription_count()
         waited = time.monotonic() - self._wait_began
         if matched < self._wait_for:
             if not self._wait_timeout or waited < self._wait_timeout:
                 return
             self.get_logger().warning(
                 f'only {matched} of {self._wait_for} subscriber(s) on '
-                f'{self._image_pub.topic_name} after {waited:.1f} s; starting anyway')
+                f'{self._image_pub.topic_name}{"(/compressed)" if self._compressed_pub else ""} '
+                f'after {waited:.1f} s; starting anyway')
         self.destroy_timer(self._wait_timer)
         self._started = time.monotonic()
         self._publish_timer = self.create_timer(1.0 / self.rate, self._publish_next)
